@@ -1,0 +1,287 @@
+"""Bytes to Arrow: the release's JSON Lines read block by block without losing a line.
+
+A file is read in blocks of whole lines (a 1 GB file never sits in memory). Each block goes
+through pyarrow's JSON reader in one call; only where that fails (bad JSON, a wrong type, invalid
+UTF-8, two objects on one line, ...) is the block halved until the bad lines are isolated and
+parsed one at a time in Python, so one bad line costs one line and a little re-parsing.
+Every physical line becomes a row or a reject with its reason: see `READ_REASONS`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pajson
+
+from .errors import DataFileError
+from .rejects import REJECT_SCHEMA, rejects_from_records, truncate_raw
+
+ROW_SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("data", pa.list_(pa.string())),
+    ("sector", pa.string()),
+    ("source", pa.string()),
+    ("line", pa.int64()),
+])
+_JSON_SCHEMA = pa.schema([ROW_SCHEMA.field("id"), ROW_SCHEMA.field("data")])
+_PARSE_OPTIONS = pajson.ParseOptions(explicit_schema=_JSON_SCHEMA,
+                                     unexpected_field_behavior="ignore")
+
+READ_REASONS = {
+    "blank_line": "the line is empty or only white space",
+    "invalid_utf8": "the line's bytes are not UTF-8",
+    "invalid_json": "the line is not valid JSON",
+    "truncated_line": "the file's last line ends without a newline and is not valid JSON",
+    "json_too_deep": "the JSON nests too deeply to parse",
+    "not_an_object": "the line is JSON but not an object",
+    "bad_id": "`id` is a list, object or boolean",
+    "data_not_list": "`data` is not a list",
+    "turn_not_string": "a turn in `data` is not a string",
+    "lone_surrogate": "a string holds a lone UTF-16 surrogate escape, which UTF-8 cannot encode",
+}
+REPAIRS = {"id_number_to_string": "a numeric `id` was turned into its decimal string"}
+
+GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
+DEFAULT_BLOCK_BYTES = 8 << 20
+_LEAF_LINES = 16  # below this many lines a failing segment is parsed line by line
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass
+class ReadBatch:
+    """What one block of lines became: rows, rejects, and how many physical lines it held."""
+
+    rows: pa.Table
+    rejects: pa.Table
+    lines: int
+    repairs: Counter = field(default_factory=Counter)
+
+
+def open_release_file(path: str | Path) -> BinaryIO:
+    """Open a file for reading, decompressing gzip whatever the file is called."""
+    path = Path(path)
+    try:
+        raw = open(path, "rb")
+    except OSError as error:
+        raise DataFileError(f"cannot open {path}: {error.strerror}") from error
+    if raw.peek(2)[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw  # type: ignore[return-value]
+
+
+def read_file(path: str | Path, *, sector: str | None = None, source: str | None = None,
+              block_bytes: int = DEFAULT_BLOCK_BYTES,
+              on_progress: Callable[[int], None] | None = None) -> Iterator[ReadBatch]:
+    """Yield one `ReadBatch` per block of whole lines of `path`.
+
+    `source` names the file in rows and rejects (default: the file name); `on_progress` is called
+    with the number of bytes of the file (compressed, as stored) consumed since the last call.
+    """
+    path = Path(path)
+    source = source or path.name
+    stream = open_release_file(path)
+    raw_file = getattr(stream, "fileobj", stream)
+    position = 0
+    first_line = 1
+    try:
+        for block, ends_with_newline in _line_blocks(stream, block_bytes):
+            batch = _read_block(block, first_line, ends_with_newline, sector, source)
+            first_line += batch.lines
+            if on_progress is not None:
+                now = raw_file.tell()
+                on_progress(now - position)
+                position = now
+            yield batch
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise DataFileError(f"{path}: cannot read past line {first_line - 1}: {error}. "
+                            "The file is damaged or incomplete; download it again") from error
+    finally:
+        stream.close()
+
+
+def _line_blocks(stream: BinaryIO, block_bytes: int) -> Iterator[tuple[bytes, bool]]:
+    """Blocks of whole lines without their final newline; a BOM at the start is dropped.
+
+    The flag says whether the block's last line ended with a newline (only the file's very last
+    line may not). A line longer than a block grows the block until the line ends.
+    """
+    pieces: list[bytes] = []
+    first = True
+    while chunk := stream.read(block_bytes):
+        if first:
+            chunk = chunk.removeprefix(UTF8_BOM)
+            first = False
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            pieces.append(chunk)
+            continue
+        pieces.append(chunk[:cut])
+        yield b"".join(pieces), True
+        pieces = [chunk[cut + 1:]]
+    tail = b"".join(pieces)
+    if tail:
+        yield tail, False
+
+
+def _read_block(block: bytes, first_line: int, ends_with_newline: bool,
+                sector: str | None, source: str) -> ReadBatch:
+    bytes_view = np.frombuffer(block, np.uint8)
+    newlines = np.flatnonzero(bytes_view == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(block)]))
+    blank = _blank_lines(block, bytes_view, starts, ends)
+    reader = _BlockReader(block, starts, ends, blank, first_line, sector, source,
+                          truncated_last=not ends_with_newline)
+    reader.parse(0, len(starts))
+    return reader.finish()
+
+
+def _blank_lines(block: bytes, bytes_view: np.ndarray, starts: np.ndarray,
+                 ends: np.ndarray) -> np.ndarray:
+    """Lines that are empty or only white space (pyarrow skips them; we count them)."""
+    blank = ends == starts
+    # Only a line that starts with white space can be all white space: check those in Python.
+    nonempty = np.flatnonzero(~blank)
+    first_bytes = bytes_view[starts[nonempty]]
+    for index in nonempty[np.isin(first_bytes, (9, 13, 32))]:
+        blank[index] = not block[starts[index]:ends[index]].strip()
+    return blank
+
+
+class _BlockReader:
+    """Parses lines [lo, hi) of a block, fast where it can, and collects rows in line order."""
+
+    def __init__(self, block, starts, ends, blank, first_line, sector, source, truncated_last):
+        self.block, self.starts, self.ends, self.blank = block, starts, ends, blank
+        self.first_line, self.sector, self.source = first_line, sector, source
+        self.truncated_last = truncated_last
+        self.tables: list[pa.Table] = []
+        self.rejects: list[dict] = []
+        self.repairs: Counter = Counter()
+
+    def parse(self, lo: int, hi: int) -> None:
+        if lo >= hi:
+            return
+        if hi - lo <= _LEAF_LINES:
+            self._parse_lines(lo, hi)
+            return
+        table = self._parse_fast(lo, hi)
+        if table is not None:
+            self._append_fast(table, lo, hi)
+            return
+        middle = (lo + hi) // 2
+        self.parse(lo, middle)
+        self.parse(middle, hi)
+
+    def _parse_fast(self, lo: int, hi: int) -> pa.Table | None:
+        """pyarrow's reader over the whole segment, or None if any line in it needs a closer look."""
+        segment = memoryview(self.block)[self.starts[lo]:self.ends[hi - 1]]
+        options = pajson.ReadOptions(use_threads=False, block_size=len(segment) + 1)
+        try:
+            table = pajson.read_json(pa.BufferReader(segment), read_options=options,
+                                     parse_options=_PARSE_OPTIONS)
+            # pyarrow stores invalid UTF-8 as is; full validation catches it in kept columns.
+            table.validate(full=True)
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            return None
+        # Two objects on one line parse as two rows: then the line count does not match.
+        if table.num_rows != hi - lo - int(self.blank[lo:hi].sum()):
+            return None
+        return table
+
+    def _append_fast(self, table: pa.Table, lo: int, hi: int) -> None:
+        self._reject_blank(lo, hi)
+        lines = np.flatnonzero(~self.blank[lo:hi]) + (lo + self.first_line)
+        self.tables.append(self._with_trace(table, lines))
+
+    def _with_trace(self, table: pa.Table, lines: np.ndarray) -> pa.Table:
+        count = table.num_rows
+        return pa.table({
+            "id": table.column("id"),
+            "data": table.column("data"),
+            "sector": pa.repeat(pa.scalar(self.sector, pa.string()), count),
+            "source": pa.repeat(pa.scalar(self.source, pa.string()), count),
+            "line": pa.array(lines, pa.int64()),
+        }, schema=ROW_SCHEMA)
+
+    def _reject_blank(self, lo: int, hi: int) -> None:
+        for index in np.flatnonzero(self.blank[lo:hi]) + lo:
+            self._reject(index, "blank_line", None, self._raw(index))
+
+    def _parse_lines(self, lo: int, hi: int) -> None:
+        ids, turns, lines = [], [], []
+        for index in range(lo, hi):
+            raw = self._raw(index)
+            if self.blank[index]:
+                self._reject(index, "blank_line", None, raw)
+                continue
+            parsed = self._parse_line(index, raw)
+            if parsed is not None:
+                ids.append(parsed[0])
+                turns.append(parsed[1])
+                lines.append(index + self.first_line)
+        if ids:
+            table = pa.table({"id": pa.array(ids, pa.string()),
+                              "data": pa.array(turns, pa.list_(pa.string()))})
+            self.tables.append(self._with_trace(table, np.asarray(lines)))
+
+    def _parse_line(self, index: int, raw: bytes) -> tuple[str | None, list | None] | None:
+        """One line the fast path refused: (id, data), or None after recording the reject."""
+        try:
+            text = raw.decode("utf-8").lstrip("\ufeff")
+        except UnicodeDecodeError as error:
+            return self._reject(index, "invalid_utf8", str(error), raw)
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            last = index == len(self.starts) - 1 and self.truncated_last
+            return self._reject(index, "truncated_line" if last else "invalid_json",
+                                f"{error.msg} at column {error.colno}", raw)
+        except RecursionError:
+            return self._reject(index, "json_too_deep", None, raw)
+        if not isinstance(record, dict):
+            return self._reject(index, "not_an_object", type(record).__name__, raw)
+        row_id, data = record.get("id"), record.get("data")
+        if isinstance(row_id, bool) or isinstance(row_id, (list, dict)):
+            return self._reject(index, "bad_id", f"id is {type(row_id).__name__}", raw)
+        if isinstance(row_id, (int, float)):
+            row_id = str(row_id)
+            self.repairs["id_number_to_string"] += 1
+        if data is not None and not isinstance(data, list):
+            return self._reject(index, "data_not_list", f"data is {type(data).__name__}", raw)
+        if data is not None:
+            for position, turn in enumerate(data):
+                if not isinstance(turn, str):
+                    return self._reject(index, "turn_not_string",
+                                        f"turn {position} is {type(turn).__name__}", raw)
+                if _SURROGATE.search(turn):
+                    return self._reject(index, "lone_surrogate", f"in turn {position}", raw)
+        if isinstance(row_id, str) and _SURROGATE.search(row_id):
+            return self._reject(index, "lone_surrogate", "in id", raw)
+        return row_id, data
+
+    def _raw(self, index: int) -> bytes:
+        return self.block[self.starts[index]:self.ends[index]]
+
+    def _reject(self, index: int, reason: str, detail: str | None, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace").removesuffix("\r")
+        self.rejects.append({"source": self.source, "line": int(index) + self.first_line,
+                             "stage": "read", "reason": reason, "detail": detail,
+                             "raw": truncate_raw(text)})
+        return None
+
+    def finish(self) -> ReadBatch:
+        rows = pa.concat_tables(self.tables) if self.tables else ROW_SCHEMA.empty_table()
+        rejects = (rejects_from_records(self.rejects) if self.rejects
+                   else REJECT_SCHEMA.empty_table())
+        return ReadBatch(rows, rejects, len(self.starts), self.repairs)

@@ -1,0 +1,164 @@
+"""Rejected rows and the accounting that proves nothing was lost.
+
+Every line read ends as a kept row or as a reject carrying file, line, stage, reason and the raw
+text (truncated). `Report` counts both per file; `Report.check` enforces
+lines == kept + sum(rejected) at every level.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .errors import UltraChatError
+
+RAW_LIMIT = 2000  # characters of raw text kept per reject: enough to see the defect, not a copy
+REJECT_SCHEMA = pa.schema([
+    ("source", pa.string()),
+    ("line", pa.int64()),
+    ("id", pa.string()),
+    ("stage", pa.string()),
+    ("reason", pa.string()),
+    ("detail", pa.string()),
+    ("raw", pa.string()),
+])
+
+
+def truncate_raw(text: str) -> str:
+    return text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT] + f"... [{len(text)} chars]"
+
+
+def rejects_from_records(records: list[dict]) -> pa.Table:
+    """Rejects built one by one (the reader's per-line path); missing keys become null."""
+    return pa.Table.from_pylist(records, schema=REJECT_SCHEMA)
+
+
+def rejects_from_rows(rows: pa.Table, stage: str, reasons: pa.Array | str,
+                      details: pa.Array | None = None) -> pa.Table:
+    """Rejects for rows that had been parsed: `raw` is the row re-serialised as release JSON."""
+    count = rows.num_rows
+    if isinstance(reasons, str):
+        reasons = pa.array([reasons] * count, pa.string())
+    raw = [truncate_raw(json.dumps({"id": row_id, "data": data}, ensure_ascii=False))
+           for row_id, data in zip(rows.column("id").to_pylist(), rows.column("data").to_pylist())]
+    return pa.table({
+        "source": rows.column("source"),
+        "line": rows.column("line"),
+        "id": rows.column("id"),
+        "stage": pa.array([stage] * count, pa.string()),
+        "reason": reasons,
+        "detail": details if details is not None else pa.nulls(count, pa.string()),
+        "raw": pa.array(raw, pa.string()),
+    }, schema=REJECT_SCHEMA)
+
+
+class AccountingError(UltraChatError):
+    """Lines read != rows kept + rows rejected: a bug in the library, never in the data."""
+
+
+@dataclass
+class FileReport:
+    lines: int = 0
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    repaired: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        return {"lines": self.lines, "kept": self.kept,
+                "rejected": dict(sorted(self.rejected.items())),
+                "repaired": dict(sorted(self.repaired.items()))}
+
+
+@dataclass
+class Report:
+    """Counts per file; totals are derived, so they can never disagree with the files."""
+
+    files: dict[str, FileReport] = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+
+    def file(self, source: str) -> FileReport:
+        return self.files.setdefault(source, FileReport())
+
+    def add_lines(self, source: str, count: int) -> None:
+        self.file(source).lines += count
+
+    def add_rejects(self, rejects: pa.Table) -> None:
+        for key, count in _count_pairs(rejects, "source", "reason"):
+            self.file(key[0]).rejected[key[1]] += count
+
+    def add_kept(self, rows: pa.Table) -> None:
+        for key, count in _count_pairs(rows, "source"):
+            self.file(key[0]).kept += count
+
+    def add_repairs(self, source: str, repairs: Counter) -> None:
+        self.file(source).repaired.update(repairs)
+
+    def totals(self) -> FileReport:
+        total = FileReport()
+        for counts in self.files.values():
+            total.lines += counts.lines
+            total.kept += counts.kept
+            total.rejected.update(counts.rejected)
+            total.repaired.update(counts.repaired)
+        return total
+
+    def check(self) -> None:
+        for source, counts in self.files.items():
+            rejected = sum(counts.rejected.values())
+            if counts.lines != counts.kept + rejected:
+                raise AccountingError(
+                    f"{source}: {counts.lines} lines read but {counts.kept} kept + {rejected} "
+                    "rejected; please report this as a bug of ultrachat_dataset")
+
+    def as_dict(self) -> dict:
+        total = self.totals().as_dict()
+        return {**total, "files": {name: self.files[name].as_dict() for name in sorted(self.files)},
+                "options": self.options}
+
+    def write(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.as_dict(), indent=2, sort_keys=False) + "\n")
+
+
+def _count_pairs(table: pa.Table, *keys: str) -> list[tuple[tuple, int]]:
+    if table.num_rows == 0:
+        return []
+    grouped = table.select(list(keys)).group_by(list(keys)).aggregate([([], "count_all")])
+    columns = [grouped.column(k).to_pylist() for k in keys]
+    return list(zip(zip(*columns), grouped.column("count_all").to_pylist()))
+
+
+class RejectWriter:
+    """Streams rejects to one parquet file, so memory stays flat however many there are."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(self.path, REJECT_SCHEMA, compression="zstd")
+        self.count = 0
+
+    def write(self, rejects: pa.Table) -> None:
+        if rejects.num_rows:
+            self._writer.write_table(rejects.cast(REJECT_SCHEMA))
+            self.count += rejects.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> "RejectWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def reason_counts(rejects: pa.Table) -> dict[str, int]:
+    if rejects.num_rows == 0:
+        return {}
+    counts = pc.value_counts(rejects.column("reason")).to_pylist()
+    return {item["values"]: item["counts"] for item in counts}
