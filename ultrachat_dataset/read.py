@@ -45,14 +45,15 @@ READ_REASONS = {
     "not_an_object": "the line is JSON but not an object",
     "bad_id": "`id` is a list, object or boolean",
     "data_not_list": "`data` is not a list",
-    "turn_not_string": "a turn in `data` is not a string",
+    "turn_not_string": "a turn in `data` is not a string (null, a number, a list, ...)",
     "lone_surrogate": "a string holds a lone UTF-16 surrogate escape, which UTF-8 cannot encode",
 }
-REPAIRS = {"id_number_to_string": "a numeric `id` was turned into its decimal string"}
+READ_REPAIRS = {"id_number_to_string": "a numeric `id` was turned into its decimal string"}
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 DEFAULT_BLOCK_BYTES = 8 << 20
+_PYARROW_BLOCK_BYTES = 1 << 20
 _LEAF_LINES = 16  # below this many lines a failing segment is parsed line by line
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -109,31 +110,36 @@ def read_file(path: str | Path, *, sector: str | None = None, source: str | None
         stream.close()
 
 
-def _line_blocks(stream: BinaryIO, block_bytes: int) -> Iterator[tuple[bytes, bool]]:
+def _line_blocks(stream: BinaryIO, block_bytes: int) -> Iterator[tuple[memoryview, bool]]:
     """Blocks of whole lines without their final newline; a BOM at the start is dropped.
 
     The flag says whether the block's last line ended with a newline (only the file's very last
-    line may not). A line longer than a block grows the block until the line ends.
+    line may not). A line longer than a block grows the block until the line ends. Bytes are read
+    straight into the block's buffer after the carried partial line, so nothing is copied twice.
     """
-    pieces: list[bytes] = []
-    first = True
-    while chunk := stream.read(block_bytes):
-        if first:
-            chunk = chunk.removeprefix(UTF8_BOM)
-            first = False
-        cut = chunk.rfind(b"\n")
+    carry = b""
+    start = None
+    while True:
+        buffer = bytearray(len(carry) + block_bytes)
+        buffer[:len(carry)] = carry
+        got = stream.readinto(memoryview(buffer)[len(carry):])
+        if not got:
+            break
+        end = len(carry) + got
+        if start is None:
+            start = len(UTF8_BOM) if buffer.startswith(UTF8_BOM) else 0
+        cut = buffer.rfind(b"\n", start, end)
         if cut < 0:
-            pieces.append(chunk)
-            continue
-        pieces.append(chunk[:cut])
-        yield b"".join(pieces), True
-        pieces = [chunk[cut + 1:]]
-    tail = b"".join(pieces)
-    if tail:
-        yield tail, False
+            carry = bytes(buffer[start:end])
+        else:
+            carry = bytes(buffer[cut + 1:end])
+            yield memoryview(buffer)[start:cut], True
+        start = 0
+    if carry:
+        yield memoryview(carry), False
 
 
-def _read_block(block: bytes, first_line: int, ends_with_newline: bool,
+def _read_block(block: memoryview, first_line: int, ends_with_newline: bool,
                 sector: str | None, source: str) -> ReadBatch:
     bytes_view = np.frombuffer(block, np.uint8)
     newlines = np.flatnonzero(bytes_view == 10)
@@ -146,7 +152,7 @@ def _read_block(block: bytes, first_line: int, ends_with_newline: bool,
     return reader.finish()
 
 
-def _blank_lines(block: bytes, bytes_view: np.ndarray, starts: np.ndarray,
+def _blank_lines(block: memoryview, bytes_view: np.ndarray, starts: np.ndarray,
                  ends: np.ndarray) -> np.ndarray:
     """Lines that are empty or only white space (pyarrow skips them; we count them)."""
     blank = ends == starts
@@ -154,7 +160,7 @@ def _blank_lines(block: bytes, bytes_view: np.ndarray, starts: np.ndarray,
     nonempty = np.flatnonzero(~blank)
     first_bytes = bytes_view[starts[nonempty]]
     for index in nonempty[np.isin(first_bytes, (9, 13, 32))]:
-        blank[index] = not block[starts[index]:ends[index]].strip()
+        blank[index] = not bytes(block[starts[index]:ends[index]]).strip()
     return blank
 
 
@@ -185,8 +191,11 @@ class _BlockReader:
 
     def _parse_fast(self, lo: int, hi: int) -> pa.Table | None:
         """pyarrow's reader over the whole segment, or None if any line in it needs a closer look."""
-        segment = memoryview(self.block)[self.starts[lo]:self.ends[hi - 1]]
-        options = pajson.ReadOptions(use_threads=False, block_size=len(segment) + 1)
+        segment = self.block[self.starts[lo]:self.ends[hi - 1]]
+        # pyarrow parses its blocks on all cores; a block must hold the segment's longest line.
+        longest = int((self.ends[lo:hi] - self.starts[lo:hi]).max())
+        options = pajson.ReadOptions(use_threads=True,
+                                     block_size=max(_PYARROW_BLOCK_BYTES, longest + 1))
         try:
             table = pajson.read_json(pa.BufferReader(segment), read_options=options,
                                      parse_options=_PARSE_OPTIONS)
@@ -206,13 +215,14 @@ class _BlockReader:
 
     def _with_trace(self, table: pa.Table, lines: np.ndarray) -> pa.Table:
         count = table.num_rows
-        return pa.table({
-            "id": table.column("id"),
-            "data": table.column("data"),
-            "sector": pa.repeat(pa.scalar(self.sector, pa.string()), count),
-            "source": pa.repeat(pa.scalar(self.source, pa.string()), count),
-            "line": pa.array(lines, pa.int64()),
-        }, schema=ROW_SCHEMA)
+        # No pa.table(dict) or pa.scalar here: they import pandas (a second per process).
+        return pa.Table.from_arrays([
+            table.column("id"),
+            table.column("data"),
+            pa.array([self.sector] * count, pa.string()),
+            pa.array([self.source] * count, pa.string()),
+            pa.array(lines, pa.int64()),
+        ], schema=ROW_SCHEMA)
 
     def _reject_blank(self, lo: int, hi: int) -> None:
         for index in np.flatnonzero(self.blank[lo:hi]) + lo:
@@ -231,8 +241,8 @@ class _BlockReader:
                 turns.append(parsed[1])
                 lines.append(index + self.first_line)
         if ids:
-            table = pa.table({"id": pa.array(ids, pa.string()),
-                              "data": pa.array(turns, pa.list_(pa.string()))})
+            table = pa.Table.from_arrays([pa.array(ids, pa.string()),
+                                          pa.array(turns, pa.list_(pa.string()))], ["id", "data"])
             self.tables.append(self._with_trace(table, np.asarray(lines)))
 
     def _parse_line(self, index: int, raw: bytes) -> tuple[str | None, list | None] | None:
@@ -252,7 +262,7 @@ class _BlockReader:
         if not isinstance(record, dict):
             return self._reject(index, "not_an_object", type(record).__name__, raw)
         row_id, data = record.get("id"), record.get("data")
-        if isinstance(row_id, bool) or isinstance(row_id, (list, dict)):
+        if isinstance(row_id, (bool, list, dict)):
             return self._reject(index, "bad_id", f"id is {type(row_id).__name__}", raw)
         if isinstance(row_id, (int, float)):
             row_id = str(row_id)
@@ -271,14 +281,14 @@ class _BlockReader:
         return row_id, data
 
     def _raw(self, index: int) -> bytes:
-        return self.block[self.starts[index]:self.ends[index]]
+        return bytes(self.block[self.starts[index]:self.ends[index]])
 
     def _reject(self, index: int, reason: str, detail: str | None, raw: bytes) -> None:
+        """Record line `index` as rejected. Returns None, so `return self._reject(...)` reads well."""
         text = raw.decode("utf-8", "replace").removesuffix("\r")
         self.rejects.append({"source": self.source, "line": int(index) + self.first_line,
                              "stage": "read", "reason": reason, "detail": detail,
                              "raw": truncate_raw(text)})
-        return None
 
     def finish(self) -> ReadBatch:
         rows = pa.concat_tables(self.tables) if self.tables else ROW_SCHEMA.empty_table()

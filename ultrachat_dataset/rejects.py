@@ -47,15 +47,15 @@ def rejects_from_rows(rows: pa.Table, stage: str, reasons: pa.Array | str,
         reasons = pa.array([reasons] * count, pa.string())
     raw = [truncate_raw(json.dumps({"id": row_id, "data": data}, ensure_ascii=False))
            for row_id, data in zip(rows.column("id").to_pylist(), rows.column("data").to_pylist())]
-    return pa.table({
-        "source": rows.column("source"),
-        "line": rows.column("line"),
-        "id": rows.column("id"),
-        "stage": pa.array([stage] * count, pa.string()),
-        "reason": reasons,
-        "detail": details if details is not None else pa.nulls(count, pa.string()),
-        "raw": pa.array(raw, pa.string()),
-    }, schema=REJECT_SCHEMA)
+    return pa.Table.from_arrays([
+        rows.column("source"),
+        rows.column("line"),
+        rows.column("id"),
+        pa.array([stage] * count, pa.string()),
+        reasons,
+        details if details is not None else pa.nulls(count, pa.string()),
+        pa.array(raw, pa.string()),
+    ], schema=REJECT_SCHEMA)
 
 
 class AccountingError(UltraChatError):
@@ -150,7 +150,7 @@ class RejectWriter:
     def close(self) -> None:
         self._writer.close()
 
-    def __enter__(self) -> "RejectWriter":
+    def __enter__(self) -> RejectWriter:
         return self
 
     def __exit__(self, *exc) -> None:

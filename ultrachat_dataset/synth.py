@@ -197,9 +197,8 @@ def _write_file(path: Path, sectors: list[str], composer: _Composer, rng: np.ran
         record = {"id": str(index), "data": dialogue}
         extra_lines = _apply_defect(defect, record, composer, rng, written)
         line = _encode(defect, record, rng)
-        if defect is None or defect not in ("duplicate", "near_duplicate"):
-            if isinstance(record.get("data"), list) and len(record["data"]) >= 2:
-                written.append(list(record["data"]))
+        if defect is None:  # only clean dialogues are copied, so a copy has one defect
+            written.append(list(record["data"]))
         lines.extend(extra_lines)
         lines.append(line)
         if defect:

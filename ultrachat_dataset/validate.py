@@ -17,15 +17,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import ConfigError
+from .read import READ_REASONS
 from .rejects import rejects_from_rows
 
 VALIDATE_REASONS = {
     "missing_id": "`id` is absent, null or empty",
     "data_missing": "`data` is absent or null",
-    "turn_not_string": "a turn in `data` is null",
+    "turn_not_string": READ_REASONS["turn_not_string"],
     "odd_turns": "`data` ends with a user turn that has no answer (odd_turns='reject')",
     "no_exchange": "fewer than one user + assistant exchange",
     "empty_turn": "a turn is empty or only white space",
+}
+VALIDATE_REPAIRS = {
+    "trimmed_dangling_turn": "a dangling last user turn was dropped (odd_turns='trim')",
 }
 ODD_TURN_POLICIES = ("trim", "reject")
 
@@ -65,10 +69,12 @@ def validate(rows: pa.Table, odd_turns: str = "trim") -> Validated:
         ("no_exchange", lengths - trim < 2),
         ("empty_turn", empty_turn),
     ]
-    reason = np.full(count, None, dtype=object)
-    for code, failed in rules:
-        reason[failed & (reason == None)] = code  # noqa: E711 - elementwise over an object array
-    rejected = reason != None  # noqa: E711
+    first_failed = np.zeros(count, np.int8)  # 0: passes; k: failed rule k-1 first
+    for number, (_, failed) in enumerate(rules, start=1):
+        first_failed[failed & (first_failed == 0)] = number
+    rejected = first_failed > 0
+    codes = np.array([code for code, _ in rules], dtype=object)
+    reasons = codes[first_failed[rejected] - 1].tolist()
     kept = rows.filter(pa.array(~rejected))
     trimmed = trim & ~rejected
     if trimmed.any():
@@ -76,7 +82,7 @@ def validate(rows: pa.Table, odd_turns: str = "trim") -> Validated:
                                _drop_last_turn(data.filter(pa.array(~rejected)),
                                                trimmed[~rejected]))
     rejects = rejects_from_rows(rows.filter(pa.array(rejected)), "validate",
-                                pa.array(reason[rejected].tolist(), pa.string()))
+                                pa.array(reasons, pa.string()))
     repairs = Counter({"trimmed_dangling_turn": int(trimmed.sum())} if trimmed.any() else {})
     return Validated(kept, rejects, repairs)
 

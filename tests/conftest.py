@@ -1,0 +1,41 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from ultrachat_dataset.synth import DEFECTS, synthesize
+
+CONTENT_DEFECTS = ("duplicate", "near_duplicate", "mojibake", "non_english", "casing",
+                   "self_disclaimer", "polite_closing", "benchmark_prompt")
+# Defects the reader or validation must reject, with the reason each must carry.
+REJECTED_AS = {
+    "invalid_json": "invalid_json", "blank_line": "blank_line", "invalid_utf8": "invalid_utf8",
+    "lone_surrogate": "lone_surrogate", "json_too_deep": "json_too_deep",
+    "not_an_object": "not_an_object", "data_not_list": "data_not_list",
+    "turn_not_string": "turn_not_string", "missing_id": "missing_id",
+    "empty_turn": "empty_turn", "no_exchange": "no_exchange",
+}
+
+
+def write_lines(path: Path, records: list, newline: str = "\n", final_newline: bool = True) -> Path:
+    """Write JSON Lines; a `str` or `bytes` item is written as is (a deliberately bad line)."""
+    lines = []
+    for record in records:
+        if isinstance(record, bytes):
+            lines.append(record)
+        elif isinstance(record, str):
+            lines.append(record.encode("utf-8", "surrogatepass"))
+        else:
+            lines.append(json.dumps(record).encode())
+    body = newline.encode().join(lines) + (newline.encode() if final_newline else b"")
+    path.write_bytes(body)
+    return path
+
+
+@pytest.fixture(scope="session")
+def defect_corpus(tmp_path_factory) -> Path:
+    """A corpus with every line-level defect at a rate that makes each appear several times."""
+    out = tmp_path_factory.mktemp("defects")
+    synthesize(out, dialogues=1500, seed=11, length_scale=0.3,
+               defect_rates={kind: 0.02 for kind in DEFECTS})
+    return out

@@ -1,0 +1,71 @@
+"""Schema rules: each reason on its own, the first failing rule wins, odd lengths by policy."""
+
+import pyarrow as pa
+import pytest
+
+from ultrachat_dataset.errors import ConfigError
+from ultrachat_dataset.read import ROW_SCHEMA
+from ultrachat_dataset.validate import validate
+
+
+def rows(*items):
+    return pa.Table.from_pylist(
+        [{"id": row_id, "data": data, "sector": "world", "source": "f.json", "line": n}
+         for n, (row_id, data) in enumerate(items, start=1)], schema=ROW_SCHEMA)
+
+
+@pytest.mark.parametrize("row_id, data, reason", [
+    (None, ["q", "a"], "missing_id"),
+    ("  ", ["q", "a"], "missing_id"),
+    ("1", None, "data_missing"),
+    ("1", ["q", None], "turn_not_string"),
+    ("1", [], "no_exchange"),
+    ("1", ["only a question"], "no_exchange"),
+    ("1", ["q", "  \n"], "empty_turn"),
+    ("1", ["", "a"], "empty_turn"),
+    ("1", ["q", "a", "\t", "b"], "empty_turn"),
+])
+def test_each_rule_rejects_with_its_reason(row_id, data, reason):
+    result = validate(rows(("ok", ["q", "a"]), (row_id, data)))
+    assert result.rows.column("id").to_pylist() == ["ok"]
+    assert result.rejects.column("reason").to_pylist() == [reason]
+    assert result.rejects.column("line").to_pylist() == [2]
+    assert result.rejects.column("stage").to_pylist() == ["validate"]
+
+
+def test_first_failing_rule_wins():
+    result = validate(rows((None, ["", "a"]), ("1", ["q", None, ""])))
+    assert result.rejects.column("reason").to_pylist() == ["missing_id", "turn_not_string"]
+
+
+def test_odd_length_is_trimmed_by_default_and_counted():
+    result = validate(rows(("1", ["q", "a", "dangling"]), ("2", ["q", "a", "q2", "a2"])))
+    assert result.rows.column("data").to_pylist() == [["q", "a"], ["q", "a", "q2", "a2"]]
+    assert result.repairs == {"trimmed_dangling_turn": 1}
+    assert result.rejects.num_rows == 0
+
+
+def test_an_empty_or_null_dangling_turn_does_not_reject_the_row_it_is_trimmed_from():
+    result = validate(rows(("1", ["q", "a", "  "]), ("2", ["q", "a", None])))
+    assert result.rows.column("data").to_pylist() == [["q", "a"], ["q", "a"]]
+
+
+def test_odd_length_rejected_when_asked():
+    result = validate(rows(("1", ["q", "a", "dangling"])), odd_turns="reject")
+    assert result.rows.num_rows == 0
+    assert result.rejects.column("reason").to_pylist() == ["odd_turns"]
+
+
+def test_reject_raw_is_the_row_as_release_json():
+    result = validate(rows(("1", ["q", ""])))
+    assert result.rejects.column("raw").to_pylist() == ['{"id": "1", "data": ["q", ""]}']
+
+
+def test_unknown_policy_is_a_clear_error():
+    with pytest.raises(ConfigError, match="odd_turns.*'trim' or 'reject'"):
+        validate(rows(("1", ["q", "a"])), odd_turns="drop")
+
+
+def test_empty_input():
+    result = validate(ROW_SCHEMA.empty_table())
+    assert result.rows.num_rows == 0 and result.rejects.num_rows == 0
