@@ -1,0 +1,57 @@
+"""Vector helpers over the `data` column (a list of turns per row), shared by the stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+@dataclass
+class TurnLayout:
+    """Every turn flat, with the row it belongs to, its position in that row, and row lengths."""
+
+    turns: pa.Array
+    owner: np.ndarray
+    position: np.ndarray
+    lengths: np.ndarray
+
+    @classmethod
+    def of(cls, data: pa.Array | pa.ChunkedArray) -> TurnLayout:
+        if isinstance(data, pa.ChunkedArray):
+            data = pa.concat_arrays(data.chunks) if data.num_chunks else pa.array([], data.type)
+        lengths = pc.fill_null(pc.list_value_length(data), 0).to_numpy(zero_copy_only=False)
+        turns = pc.list_flatten(data)
+        owner = pc.list_parent_indices(data).to_numpy(zero_copy_only=False)
+        row_start = np.cumsum(lengths) - lengths
+        position = np.arange(len(turns)) - row_start[owner]
+        return cls(turns, owner, position, lengths)
+
+    @property
+    def is_user(self) -> np.ndarray:
+        return self.position % 2 == 0
+
+    def any_per_row(self, turn_flags: np.ndarray) -> np.ndarray:
+        """Rows where at least one turn is flagged."""
+        return np.bincount(self.owner[turn_flags], minlength=len(self.lengths)) > 0
+
+    def rebuild(self, turns: pa.Array | None = None, keep: np.ndarray | None = None) -> pa.ListArray:
+        """Lists again, from (possibly replaced) turns, keeping only the turns where `keep`."""
+        turns = self.turns if turns is None else turns
+        lengths = self.lengths
+        if keep is not None:
+            lengths = np.bincount(self.owner[keep], minlength=len(self.lengths))
+            turns = turns.filter(pa.array(keep))
+        offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), turns)
+
+
+def flags(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow array as numpy, nulls as False."""
+    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+
+
+def set_data(rows: pa.Table, data: pa.Array) -> pa.Table:
+    return rows.set_column(rows.schema.get_field_index("data"), "data", data)
