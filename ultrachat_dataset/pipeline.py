@@ -1,25 +1,38 @@
-"""Composes the stages shard by shard: read -> validate (-> clean -> langid -> dedup).
+"""Composes the stages shard by shard: read -> validate -> clean -> langid -> decontaminate -> dedup.
 
 Each stage returns the rows it keeps and the rows it rejects with a reason; the `Report` counts
-both per file and `Report.check()` proves that every line read is accounted for.
+both per file and `Report.check()` proves that every line read is accounted for. Two passes:
+the first runs every per-row stage block by block, keeps small dedup keys and spools surviving
+rows to a temporary folder; the second decides duplicates for the whole corpus at once (so the
+first occurrence survives, whatever the block boundaries) and writes the output shards. Memory
+stays flat in corpus size but for the dedup keys (~130 bytes a dialogue).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from .clean import CLEAN_REASONS, CLEAN_REPAIRS, CleanOptions, clean
+from .decontaminate import DECONTAMINATE_REASONS, BenchmarkFilter, load_prompts
+from .dedup import DEDUP_REASONS, DedupKeys, DedupOptions
+from .langid import filter_languages
 from .read import READ_REASONS, READ_REPAIRS, read_file
-from .rejects import Report
-from .sources import find_local
+from .rejects import RejectWriter, Report, rejects_from_rows
+from .sources import check_config, find_local
 from .validate import VALIDATE_REASONS, VALIDATE_REPAIRS, validate
+from .write import ShardWriter, prepared_table
 
-REASONS = {**READ_REASONS, **VALIDATE_REASONS}
-REPAIR_KINDS = {**READ_REPAIRS, **VALIDATE_REPAIRS}
+REASONS = {**READ_REASONS, **VALIDATE_REASONS, **CLEAN_REASONS, **DEDUP_REASONS,
+           **DECONTAMINATE_REASONS}
+REPAIR_KINDS = {**READ_REPAIRS, **VALIDATE_REPAIRS, **CLEAN_REPAIRS}
 
 
 @dataclass(frozen=True)
@@ -29,14 +42,35 @@ class InputFile:
     sector: str | None
 
 
+@dataclass
+class PrepareOptions:
+    odd_turns: str = "trim"
+    clean: CleanOptions = field(default_factory=CleanOptions)
+    languages: tuple[str, ...] | None = ("en",)  # None: no language filter (and no detection)
+    dedup: DedupOptions = field(default_factory=DedupOptions)
+    decontaminate: str | None = None  # a file of benchmark prompts
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Block:
+    """What read and validation made of one block of one file."""
+
+    source: str
+    rows: pa.Table
+    rejects: pa.Table
+
+
 def local_inputs(config: str, data_dir: str | Path) -> list[InputFile]:
     return [InputFile(found.path, found.release.name, found.release.sector)
             for found in find_local(data_dir, config)]
 
 
 def read_validated(inputs: list[InputFile], report: Report, *, odd_turns: str = "trim",
-                   progress: bool = True) -> Iterator[tuple[pa.Table, pa.Table]]:
-    """(valid rows, rejects) block by block over every input, counting lines, rejects and repairs.
+                   progress: bool = True) -> Iterator[Block]:
+    """Valid rows and rejects block by block over every input, counting lines, rejects, repairs.
 
     Kept rows are not counted here: the caller counts what it finally keeps.
     """
@@ -52,4 +86,97 @@ def read_validated(inputs: list[InputFile], report: Report, *, odd_turns: str = 
                 checked = validate(batch.rows, odd_turns=odd_turns)
                 report.add_repairs(item.source, checked.repairs)
                 report.add_rejects(checked.rejects)
-                yield checked.rows, pa.concat_tables([batch.rejects, checked.rejects])
+                yield Block(item.source, checked.rows,
+                            pa.concat_tables([batch.rejects, checked.rejects]))
+
+
+def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
+            options: PrepareOptions | None = None, progress: bool = True) -> Report:
+    """Run every stage over `inputs`; write `OUT/data/<config>/train-*.parquet`,
+    `OUT/rejects/rejects.parquet` and `OUT/report.json`. Returns the report."""
+    check_config(config)
+    options = options or PrepareOptions()
+    out = Path(out_dir)
+    spool = out / ".spool"
+    shutil.rmtree(spool, ignore_errors=True)
+    shutil.rmtree(out / "data" / config, ignore_errors=True)
+    benchmark = BenchmarkFilter(load_prompts(options.decontaminate)) if options.decontaminate else None
+    report = Report(options={"config": config, **options.as_dict()})
+    keys = DedupKeys(options.dedup)
+    with RejectWriter(out / "rejects" / f"{config}.parquet") as rejects:
+        spooled = ShardWriter(spool, split="spool", spool=True)
+        for block in read_validated(inputs, report, odd_turns=options.odd_turns, progress=progress):
+            rejects.write(block.rejects)
+            rows = _per_row_stages(block, options, benchmark, report, rejects)
+            keys.add(rows)
+            spooled.write(rows)
+        spool_paths = spooled.close() if spooled.rows else []
+        output = ShardWriter(out / "data" / config)
+        _write_deduplicated(spool_paths, keys, output, report, rejects, progress)
+        output.close()
+    shutil.rmtree(spool, ignore_errors=True)
+    report.check()
+    report.write(out / "report.json")
+    return report
+
+
+def _per_row_stages(block: Block, options: PrepareOptions, benchmark: BenchmarkFilter | None,
+                    report: Report, rejects: RejectWriter) -> pa.Table:
+    """clean -> langid -> decontaminate on one block; rejects written and counted."""
+    cleaned = clean(block.rows, options.clean)
+    report.add_repairs(block.source, cleaned.repairs)
+    stage_rejects = [cleaned.rejects]
+    rows = cleaned.rows
+    if options.languages is not None:
+        rows, language_rejects, _ = filter_languages(rows, options.languages)
+        stage_rejects.append(language_rejects)
+    if benchmark is not None:
+        rows, overlap = benchmark.apply(rows)
+        stage_rejects.append(overlap)
+    for table in stage_rejects:
+        report.add_rejects(table)
+        rejects.write(table)
+    return rows
+
+
+def _write_deduplicated(spool_paths: list[Path], keys: DedupKeys, output: ShardWriter,
+                        report: Report, rejects: RejectWriter, progress: bool) -> None:
+    """Second pass: drop what `keys` decided are duplicates; name the row each duplicates."""
+    decision = keys.decide()
+    duplicated = decision.duplicate_of != np.arange(len(decision.duplicate_of))
+    is_target = np.zeros(len(decision.duplicate_of), bool)
+    is_target[decision.duplicate_of[duplicated]] = True
+    seen: dict[int, str] = {}  # a kept row some duplicate points to -> "source line N (id X)"
+    offset = 0
+    with tqdm(total=len(decision.reasons), unit="dialogues", desc="deduplicating",
+              disable=not progress) as bar:
+        for path in spool_paths:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
+                rows = pa.Table.from_batches([batch])
+                index = np.arange(offset, offset + rows.num_rows)
+                reasons = decision.reasons[offset:offset + rows.num_rows]
+                offset += rows.num_rows
+                _remember_targets(rows, index, is_target, seen)
+                duplicate = np.array([reason is not None for reason in reasons], bool)
+                kept = rows.filter(pa.array(~duplicate))
+                report.add_kept(kept)
+                output.write(prepared_table(kept))
+                if duplicate.any():
+                    details = [seen[target] for target in decision.duplicate_of[index[duplicate]]]
+                    dropped = rejects_from_rows(rows.filter(pa.array(duplicate)), "dedup",
+                                                pa.array([r for r in reasons if r], pa.string()),
+                                                pa.array(details, pa.string()))
+                    report.add_rejects(dropped)
+                    rejects.write(dropped)
+                bar.update(rows.num_rows)
+
+
+def _remember_targets(rows: pa.Table, index: np.ndarray, is_target: np.ndarray, seen: dict) -> None:
+    wanted = np.flatnonzero(is_target[index])
+    if len(wanted) == 0:
+        return
+    picked = rows.take(pa.array(wanted))
+    for position, source, line, row_id in zip(index[wanted], *(
+            picked.column(name).to_pylist() for name in ("source", "line", "id"))):
+        seen[int(position)] = f"duplicate of {source} line {line} (id {row_id})"
+

@@ -232,12 +232,9 @@ def _apply_defect(defect, record, composer, rng, written) -> list[bytes]:
         record["data"] = list(written[int(rng.integers(len(written)))])
         if rng.random() < 0.5:  # differs only in case and spacing: still an exact duplicate
             record["data"][0] = "  " + record["data"][0].upper() + " "
-    elif defect == "near_duplicate":
-        source = list(written[int(rng.integers(len(written)))])
-        words = source[-1].split(" ")
-        for position in rng.integers(len(words), size=max(1, len(words) // 50)):
-            words[position] = composer._pick(text.NOUNS)
-        record["data"] = source[:-1] + [" ".join(words)]
+    elif defect == "near_duplicate":  # about 1 word in 100 replaced in every turn
+        source = written[int(rng.integers(len(written)))]
+        record["data"] = [_replace_words(turn, composer, rng, 0.01) for turn in source]
     elif defect == "mojibake":
         record["data"] = [turn.replace("'", "\u2019").replace(" is ", " is\u00a0")
                           .encode("utf-8").decode("cp1252", "replace") for turn in data]
@@ -270,6 +267,13 @@ def _apply_defect(defect, record, composer, rng, written) -> list[bytes]:
     elif defect == "turn_not_string":
         data[1] = 42
     return []
+
+
+def _replace_words(turn: str, composer: _Composer, rng: np.random.Generator, share: float) -> str:
+    words = turn.split(" ")
+    for position in rng.integers(len(words), size=max(1, int(len(words) * share))):
+        words[position] = composer._pick(text.NOUNS)
+    return " ".join(words)
 
 
 def _encode(defect: str | None, record: dict, rng: np.random.Generator) -> bytes:

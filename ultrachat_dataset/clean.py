@@ -1,0 +1,201 @@
+"""Text repair and content filters, in vectors; Python per turn only where ftfy or a rule needs it.
+
+Repair: `ftfy.fix_text` with `FTFY_CONFIG`, applied only to turns that can need it. A turn that is
+ASCII with no control character other than tab and newline is returned unchanged by ftfy under
+this config (no mojibake, entity, ligature, line break or control character can be in it), so it
+skips the call; a property test holds the fast path equal to `ftfy.fix_text` on arbitrary text.
+Then white space is trimmed at both ends of every turn.
+
+Filters, each on or off by name (`FILTERS`): rejects with a reason, or repairs that are counted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import ftfy
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import ConfigError
+from .rejects import rejects_from_rows
+from .turns import TurnLayout, flags, set_data
+
+# HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
+# legitimate text (and CJK punctuation), so they stay too. The rest is ftfy's default.
+FTFY_CONFIG = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False,
+                                   fix_character_width=False, explain=False)
+_NEEDS_FTFY = r"[^\t\n\x20-\x7e]"  # anything but printable ASCII, tab and newline
+
+FILTERS = {
+    "self_disclaimer": "reject dialogues whose assistant says 'As an AI language model' or "
+                       "'I do not have emotions / personal experiences / opinions' (as ultrachat_200k)",
+    "polite_closing": "trim closing 'Thank you' / 'You're welcome' exchanges from the end",
+    "casing": "capitalise sentence starts after . ! ? ('Hello. how are you?'), never in code or URLs",
+}
+DEFAULT_FILTERS = tuple(FILTERS)
+CLEAN_REASONS = {
+    "empty_after_cleaning": "a turn is empty once repaired and trimmed",
+    "self_disclaimer": "an assistant turn disclaims being an AI with no emotions or opinions",
+    "only_polite_closing": "nothing is left once the polite closing exchanges are trimmed",
+    "too_few_exchanges": "fewer exchanges than --min-exchanges",
+    "too_many_exchanges": "more exchanges than --max-exchanges",
+    "too_short": "fewer characters than --min-chars",
+    "too_long": "more characters than --max-chars",
+}
+CLEAN_REPAIRS = {
+    "text_repaired": "ftfy changed at least one turn (mojibake, control characters, ...)",
+    "trimmed_polite_closing": "closing 'Thank you' / 'You're welcome' exchanges were trimmed",
+    "fixed_sentence_case": "a sentence start was capitalised",
+}
+
+_DISCLAIMER = (r"(?i)\bas an ai\b|\bas an? (?:ai )?language model\b|\bi (?:do not|don't|cannot|can't)"
+               r" (?:have|experience|possess) (?:any )?(?:personal )?(?:emotions|feelings|opinions|"
+               r"experiences|preferences|beliefs)\b")
+_THANKS = r"(?i)^\W*(?:great|ok(?:ay)?|perfect|awesome|cool)?\W*(?:thanks?|thank you)\b"
+_WELCOME = r"(?i)^\W*(?:you'?re (?:very )?welcome|you are (?:very )?welcome|my pleasure|glad (?:i|to))"
+_POLITE_MAX_CHARS = 120  # a thanks longer than this carries a new request: keep it
+# A lowercase word after end punctuation that follows a letter: the place a sentence case fix goes.
+_CASE_CANDIDATE = r"[A-Za-z][.!?] +[a-z]"
+_CASE_FIX = re.compile(r"(?<![A-Za-z.])([A-Za-z]{2,}[.!?]) +([a-z]+)(?=[ ,;:!?]|\.(?:\s|$)|$)")
+_ABBREVIATIONS = {"e.g.", "i.e.", "etc.", "vs.", "approx.", "mr.", "mrs.", "ms.", "dr.", "st.",
+                  "no.", "fig.", "eq.", "cf.", "al.", "jr.", "sr.", "inc.", "ltd.", "co."}
+_PROTECTED_SPAN = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|\S*(?:://|www\.)\S*", re.S)
+
+
+@dataclass
+class CleanOptions:
+    fix_text: bool = True
+    filters: tuple[str, ...] = DEFAULT_FILTERS
+    min_exchanges: int | None = None
+    max_exchanges: int | None = None
+    min_chars: int | None = None
+    max_chars: int | None = None
+
+    def __post_init__(self):
+        unknown = [name for name in self.filters if name not in FILTERS]
+        if unknown:
+            raise ConfigError(f"unknown filter {', '.join(unknown)}: choose from {', '.join(FILTERS)}")
+
+
+@dataclass
+class Cleaned:
+    rows: pa.Table
+    rejects: pa.Table
+    repairs: Counter
+
+
+def fix_turn_text(text: str) -> str:
+    """The library's repair of one turn: `ftfy.fix_text` with `FTFY_CONFIG` (no fast path)."""
+    return ftfy.fix_text(text, FTFY_CONFIG)
+
+
+def repair_texts(turns: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """ftfy on the turns that can need it; returns the turns and which of them changed."""
+    return _apply_to_matches(turns, _NEEDS_FTFY, fix_turn_text)
+
+
+def _apply_to_matches(turns: pa.Array, pattern: str, fix) -> tuple[pa.Array, np.ndarray]:
+    """`fix` applied to the turns matching `pattern` (in RE2, vectorised); the rest untouched."""
+    candidates = flags(pc.match_substring_regex(turns, pattern))
+    changed = np.zeros(len(turns), bool)
+    if not candidates.any():
+        return turns, changed
+    originals = turns.filter(pa.array(candidates)).to_pylist()
+    fixed = [fix(text) for text in originals]
+    changed[np.flatnonzero(candidates)] = [a != b for a, b in zip(originals, fixed)]
+    return pc.replace_with_mask(turns, pa.array(candidates), pa.array(fixed, turns.type)), changed
+
+
+def fix_sentence_case(text: str) -> str:
+    """Capitalise lowercase words that start a sentence, outside code spans and URLs."""
+    pieces, last = [], 0
+    for span in _PROTECTED_SPAN.finditer(text):
+        pieces.append(_fix_case_outside_code(text[last:span.start()]))
+        pieces.append(span.group())
+        last = span.end()
+    pieces.append(_fix_case_outside_code(text[last:]))
+    return "".join(pieces)
+
+
+def _fix_case_outside_code(text: str) -> str:
+    def capitalise(match: re.Match) -> str:
+        ender, word = match.group(1), match.group(2)
+        if ender.lower() in _ABBREVIATIONS:
+            return match.group()
+        return match.group()[: -len(word)] + word[0].upper() + word[1:]
+    return _CASE_FIX.sub(capitalise, text)
+
+
+def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
+    repairs: Counter = Counter()
+    layout = TurnLayout.of(rows.column("data"))
+    turns = layout.turns
+    if options.fix_text:
+        turns, changed = repair_texts(turns)
+        repairs["text_repaired"] += int(layout.any_per_row(changed).sum())
+    turns = pc.utf8_trim_whitespace(turns)
+    if "casing" in options.filters:
+        turns, changed = _apply_to_matches(turns, _CASE_CANDIDATE, fix_sentence_case)
+        repairs["fixed_sentence_case"] += int(layout.any_per_row(changed).sum())
+    rows = set_data(rows, layout.rebuild(turns))
+    reasons = np.full(rows.num_rows, "", dtype=object)
+    _mark(reasons, layout.any_per_row(flags(pc.equal(turns, ""))), "empty_after_cleaning")
+    if "self_disclaimer" in options.filters:
+        disclaims = flags(pc.match_substring_regex(turns, _DISCLAIMER)) & ~layout.is_user
+        _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer")
+    if "polite_closing" in options.filters:
+        rows, trimmed = _trim_polite_closings(rows)
+        repairs["trimmed_polite_closing"] += int((trimmed > 0).sum())
+        exchanges = pc.list_value_length(rows.column("data")).to_numpy(zero_copy_only=False) // 2
+        _mark(reasons, exchanges == 0, "only_polite_closing")
+    _mark_length_limits(reasons, rows, options)
+    rejected = reasons != ""
+    rejects = rejects_from_rows(rows.filter(pa.array(rejected)), "clean",
+                                pa.array(reasons[rejected].tolist(), pa.string()))
+    return Cleaned(rows.filter(pa.array(~rejected)), rejects, +repairs)
+
+
+def _mark(reasons: np.ndarray, failed: np.ndarray, code: str) -> None:
+    """Give `code` to failed rows that have no earlier reason: the first rule failed wins."""
+    reasons[failed & (reasons == "")] = code
+
+
+def _trim_polite_closings(rows: pa.Table, rounds: int = 2) -> tuple[pa.Table, np.ndarray]:
+    """Drop closing thanks/welcome exchanges from the end (up to `rounds` of them)."""
+    trimmed = np.zeros(rows.num_rows, np.int64)
+    for _ in range(rounds):
+        layout = TurnLayout.of(rows.column("data"))
+        last_user = layout.position == layout.lengths[layout.owner] - 2
+        last_assistant = layout.position == layout.lengths[layout.owner] - 1
+        short = flags(pc.less_equal(pc.utf8_length(layout.turns), _POLITE_MAX_CHARS))
+        thanks = layout.any_per_row(last_user & short
+                                    & flags(pc.match_substring_regex(layout.turns, _THANKS)))
+        welcome = layout.any_per_row(last_assistant
+                                     & flags(pc.match_substring_regex(layout.turns, _WELCOME)))
+        polite = thanks & welcome
+        if not polite.any():
+            break
+        trimmed += polite
+        drop = polite[layout.owner] & (last_user | last_assistant)
+        rows = set_data(rows, layout.rebuild(keep=~drop))
+    return rows, trimmed
+
+
+def _mark_length_limits(reasons: np.ndarray, rows: pa.Table, options: CleanOptions) -> None:
+    data = rows.column("data")
+    exchanges = pc.list_value_length(data).to_numpy(zero_copy_only=False) // 2
+    limits = [("too_few_exchanges", options.min_exchanges, exchanges, np.less),
+              ("too_many_exchanges", options.max_exchanges, exchanges, np.greater)]
+    if options.min_chars is not None or options.max_chars is not None:
+        layout = TurnLayout.of(data)
+        chars = np.bincount(layout.owner, pc.utf8_length(layout.turns).to_numpy(zero_copy_only=False),
+                            minlength=rows.num_rows)
+        limits += [("too_short", options.min_chars, chars, np.less),
+                   ("too_long", options.max_chars, chars, np.greater)]
+    for code, limit, values, beyond in limits:
+        if limit is not None:
+            _mark(reasons, beyond(values, limit), code)

@@ -1,0 +1,101 @@
+"""Prepared rows to parquet shards the Hub serves well.
+
+Shards of at most `shard_bytes` (about 500 MB), row groups of about `row_group_bytes` (about
+100 MB), zstd, content-defined chunking and the page index on, named
+`<split>-XXXXX-of-YYYYY.parquet`. Writing is streamed: at most one row group sits in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .formats import MESSAGES_TYPE, data_to_messages
+
+PREPARED_SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("sector", pa.string()),
+    ("source", pa.string()),
+    ("line", pa.int64()),
+    ("messages", MESSAGES_TYPE),
+    ("num_exchanges", pa.int32()),
+    ("language", pa.string()),
+])
+SHARD_BYTES = 500 << 20
+ROW_GROUP_BYTES = 100 << 20
+
+
+def prepared_table(rows: pa.Table) -> pa.Table:
+    """Parsed, cleaned rows (with `data`) as prepared rows (with `messages`)."""
+    data = rows.column("data")
+    language = (rows.column("language") if "language" in rows.column_names
+                else pa.nulls(rows.num_rows, pa.string()))
+    exchanges = pc.divide(pc.list_value_length(data), 2).cast(pa.int32())
+    return pa.Table.from_arrays([rows.column("id"), rows.column("sector"), rows.column("source"),
+                                 rows.column("line"), data_to_messages(data), exchanges, language],
+                                schema=PREPARED_SCHEMA)
+
+
+class ShardWriter:
+    """Writes tables in order into numbered shards; `close()` names them `-of-` the final count."""
+
+    def __init__(self, directory: str | Path, split: str = "train", *, spool: bool = False,
+                 shard_bytes: int = SHARD_BYTES, row_group_bytes: int = ROW_GROUP_BYTES):
+        """`spool=True`: a temporary file of whatever rows come (fast lz4, no page index)."""
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.split, self.spool = split, spool
+        self.shard_bytes, self.row_group_bytes = shard_bytes, row_group_bytes
+        self.paths: list[Path] = []
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._shard_size = 0
+        self._pending: list[pa.Table] = []
+        self._pending_bytes = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        self._pending.append(table)
+        self._pending_bytes += table.nbytes
+        self.rows += table.num_rows
+        if self._pending_bytes >= self.row_group_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        group = pa.concat_tables(self._pending).combine_chunks()
+        self._pending, self._pending_bytes = [], 0
+        if self._writer is None or self._shard_size >= self.shard_bytes:
+            self._open_shard(group.schema)
+        self._writer.write_table(group, row_group_size=group.num_rows)
+        self._shard_size += group.nbytes
+
+    def _open_shard(self, schema: pa.Schema = PREPARED_SCHEMA) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        path = self.directory / f".{self.split}-{len(self.paths):05d}.parquet.partial"
+        self.paths.append(path)
+        if self.spool:
+            self._writer = pq.ParquetWriter(path, schema, compression="lz4")
+        else:
+            self._writer = pq.ParquetWriter(path, schema, compression="zstd", write_page_index=True,
+                                            use_content_defined_chunking=True)
+        self._shard_size = 0
+
+    def close(self) -> list[Path]:
+        """Finish and rename the shards; a split with no row still gets one (empty) shard."""
+        self._flush()
+        if self._writer is None:
+            self._open_shard()
+        self._writer.close()
+        final = []
+        for index, path in enumerate(self.paths):
+            name = f"{self.split}-{index:05d}-of-{len(self.paths):05d}.parquet"
+            final.append(path.rename(self.directory / name))
+        self.paths = final
+        return final
