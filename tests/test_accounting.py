@@ -1,4 +1,4 @@
-"""Nothing is lost: lines read == rows kept + rows rejected, per file, on every input.
+"""Nothing is lost in reading and validation: lines read == rows kept + rows rejected, per file.
 
 The property test corrupts files at random and compares the reader (fast path plus fallback)
 with a plain line-by-line reference built on `json.loads`.
@@ -20,8 +20,8 @@ from ultrachat_dataset.validate import validate
 
 def run(inputs, **options):
     report = Report()
-    for rows, _ in read_validated(inputs, report, progress=False, **options):
-        report.add_kept(rows)
+    for block in read_validated(inputs, report, progress=False, **options):
+        report.add_kept(block.rows)
     return report
 
 

@@ -47,7 +47,8 @@ def test_synth_then_demo_on_it(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("demo", "chat"), "unknown config 'chat'"),
+    (("demo", "chat"), "invalid choice: 'chat' (choose from 'all', 'world', 'writing', 'assistance')"),
+    (("prepare", "writing", "--data-dir", "x"), "the following arguments are required: --out"),
     (("demo", "--data-dir", "/nonexistent/dir"), "/nonexistent/dir does not exist"),
     (("synth", "--out", "x", "--defects", "typo=0.1"), "unknown defect kind typo"),
 ])

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import textwrap
 from importlib import resources
 from pathlib import Path
 
-from .errors import UltraChatError
-from .pipeline import REASONS, REPAIR_KINDS, local_inputs, read_validated
+import pyarrow.parquet as pq
+
+from .clean import DEFAULT_FILTERS, FILTERS, CleanOptions
+from .dedup import DEDUP_MODES, DEFAULT_DEDUP, DedupOptions
+from .errors import ConfigError, UltraChatError
+from .pipeline import REPAIR_KINDS, PrepareOptions, describe_reason, local_inputs, prepare
 from .rejects import Report
+from .sources import CONFIGS
 from .synth import DEFECTS, FILE_DEFECTS, SynthOptions, parse_defect_rates, synthesize
+from .validate import ODD_TURN_POLICIES
 
 
 def sample_dir() -> Path:
@@ -32,17 +39,39 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     data_dir = args.data_dir or sample_dir()
-    inputs = local_inputs(args.config, data_dir)
-    report = Report()
-    shown = None
-    for rows, _ in read_validated(inputs, report, progress=not args.quiet):
-        report.add_kept(rows)
-        if shown is None and rows.num_rows:
-            shown = rows.slice(0, 1).to_pylist()[0]
-    report.check()
-    print_report(report, f"{data_dir} (config {args.config!r})")
-    if shown:
-        print_dialogue(shown)
+    with tempfile.TemporaryDirectory(prefix="ultrachat-demo-") as scratch:
+        out = args.out or Path(scratch)
+        report = prepare(local_inputs(args.config, data_dir), out, args.config,
+                         progress=not args.quiet)
+        print_report(report, f"{data_dir} (config {args.config!r})")
+        first = next(iter(sorted((out / "data" / args.config).glob("*.parquet"))), None)
+        if first is not None and pq.ParquetFile(first).metadata.num_rows:
+            print_dialogue(pq.ParquetFile(first).read_row_group(0).slice(0, 1).to_pylist()[0])
+        if args.out:
+            print(f"\nwritten to {out}: data/{args.config}/*.parquet, rejects/, report.json")
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    options = PrepareOptions(
+        odd_turns=args.odd_turns,
+        clean=CleanOptions(fix_text=not args.no_fix_text, filters=_names(args.filters),
+                           min_exchanges=args.min_exchanges, max_exchanges=args.max_exchanges,
+                           min_chars=args.min_chars, max_chars=args.max_chars),
+        languages=None if args.languages == "any" else _names(args.languages),
+        dedup=DedupOptions(modes=_names(args.dedup), near_chars=args.near_chars),
+        decontaminate=str(args.decontaminate) if args.decontaminate else None)
+    if args.data_dir is None:
+        raise ConfigError("--source local needs --data-dir DIR holding the release files")
+    report = prepare(local_inputs(args.config, args.data_dir), args.out, args.config, options,
+                     progress=not args.quiet)
+    print_report(report, f"{args.data_dir} (config {args.config!r})")
+    print(f"\nwritten to {args.out}: data/{args.config}/*.parquet, rejects/{args.config}.parquet, "
+          "report.json")
+
+
+def _names(value: str) -> tuple[str, ...]:
+    """A comma-separated list option; 'none' is the empty list."""
+    return () if value.strip() == "none" else tuple(n.strip() for n in value.split(",") if n.strip())
 
 
 def print_report(report: Report, title: str) -> None:
@@ -54,28 +83,37 @@ def print_report(report: Report, title: str) -> None:
     for name, counts in sorted(report.files.items()):
         print(f"  {name:<{width}}  {counts.lines:>8}  {counts.kept:>8}  "
               f"{sum(counts.rejected.values()):>8}")
-    for heading, counter, meanings in (("rejected, by reason", totals.rejected, REASONS),
-                                       ("repaired and kept", totals.repaired, REPAIR_KINDS)):
+    for heading, counter, describe in (("rejected, by reason", totals.rejected, describe_reason),
+                                       ("repaired and kept", totals.repaired, REPAIR_KINDS.get)):
         if counter:
             print(f"\n{heading}:")
             for reason, count in counter.most_common():
-                print(f"  {reason:<22} {count:>7}  {meanings.get(reason, '')}")
+                print(f"  {reason:<22} {count:>7}  {describe(reason) or ''}")
 
 
-def print_dialogue(row: dict, width: int = 100) -> None:
+def print_dialogue(row: dict, width: int = 100, shown_turns: int = 4) -> None:
+    messages = row["messages"]
     print(f"\nOne dialogue: id {row['id']}, sector {row['sector']}, {row['source']} line "
-          f"{row['line']}, {len(row['data']) // 2} exchanges")
-    for index, turn in enumerate(row["data"]):
-        role = "user" if index % 2 == 0 else "assistant"
-        short = turn if len(turn) <= 400 else turn[:400] + " [...]"
-        print(textwrap.indent(textwrap.fill(short, width - 4), "    ").replace("    ", f"  {role:>9}: ", 1)
-              if index < 4 else f"  ... {len(row['data']) - 4} more turns")
-        if index >= 4:
-            break
+          f"{row['line']}, {row['num_exchanges']} exchanges, language {row['language']}")
+    for message in messages[:shown_turns]:
+        content = message["content"]
+        short = content if len(content) <= 400 else content[:400] + " [...]"
+        body = textwrap.fill(short, width, initial_indent=f"  {message['role']:>9}: ",
+                             subsequent_indent=" " * 13)
+        print(body)
+    if len(messages) > shown_turns:
+        print(f"  ... {len(messages) - shown_turns} more turns")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line too, pointing at --help."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ultrachat", description="UltraChat as clean, verified "
+    parser = _Parser(prog="ultrachat", description="UltraChat as clean, verified "
                                      "training data: synthesize, read, validate and inspect.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -97,14 +135,45 @@ def build_parser() -> argparse.ArgumentParser:
                        help="scale utterance lengths (1.0: about 300 tokens an utterance)")
     synth.set_defaults(run=cmd_synth)
 
-    demo = commands.add_parser("demo", help="read the bundled sample and show what was kept",
-                               description="Read and validate the bundled sample (or --data-dir) "
-                               "with no network; print what was kept and rejected, and why.")
-    demo.add_argument("config", nargs="?", default="all",
+    demo = commands.add_parser("demo", help="prepare the bundled sample and show the result",
+                               description="Run the whole pipeline on the bundled sample (or "
+                               "--data-dir) with no network; print what was kept, rejected and "
+                               "repaired, and why, and show one dialogue.")
+    demo.add_argument("config", nargs="?", default="all", choices=CONFIGS, metavar="CONFIG",
                       help="all (default), world, writing or assistance")
     demo.add_argument("--data-dir", type=Path, help="release files to read instead of the sample")
-    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.add_argument("--out", type=Path, help="keep the output here (default: a temporary folder)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=cmd_demo)
+
+    prep = commands.add_parser("prepare", help="read, validate, clean, filter and deduplicate",
+                               description="Run the pipeline over local release files: writes "
+                               "OUT/data/CONFIG/train-*.parquet, OUT/rejects/CONFIG.parquet (every "
+                               "rejected line with its reason) and OUT/report.json.")
+    prep.add_argument("config", nargs="?", default="all", choices=CONFIGS, metavar="CONFIG",
+                      help="all (default), world, writing or assistance")
+    prep.add_argument("--source", choices=("local",), default="local",
+                      help="where the release files are (local: --data-dir)")
+    prep.add_argument("--data-dir", type=Path, help="folder with the release files")
+    prep.add_argument("--out", type=Path, required=True, help="output folder")
+    prep.add_argument("--odd-turns", choices=ODD_TURN_POLICIES, default="trim",
+                      help="a dangling last user turn: trim it (default) or reject the dialogue")
+    prep.add_argument("--no-fix-text", action="store_true", help="do not repair text with ftfy")
+    prep.add_argument("--filters", default=",".join(DEFAULT_FILTERS), metavar="LIST",
+                      help=f"content filters, or none (default: all of {', '.join(FILTERS)})")
+    prep.add_argument("--languages", default="en", metavar="LIST",
+                      help="languages to keep, langdetect codes (default en), or any (no detection)")
+    prep.add_argument("--dedup", default=",".join(DEFAULT_DEDUP), metavar="LIST",
+                      help=f"dedup modes, or none (default {','.join(DEFAULT_DEDUP)}; "
+                           f"all: {', '.join(DEDUP_MODES)})")
+    prep.add_argument("--near-chars", type=int, default=DedupOptions.near_chars,
+                      help="characters of each dialogue that near-dedup compares (default 2000)")
+    for name in ("min-exchanges", "max-exchanges", "min-chars", "max-chars"):
+        prep.add_argument(f"--{name}", type=int, help="reject dialogues beyond this limit")
+    prep.add_argument("--decontaminate", type=Path, metavar="FILE",
+                      help="benchmark prompts (text or JSON Lines): drop dialogues that contain one")
+    prep.add_argument("--quiet", action="store_true", help="no progress bars")
+    prep.set_defaults(run=cmd_prepare)
     return parser
 
 

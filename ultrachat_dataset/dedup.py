@@ -159,7 +159,8 @@ class DedupKeys:
     _no_shingle: list[np.ndarray] = field(default_factory=list)
 
     def add(self, rows: pa.Table) -> None:
-        if not self.options.modes:
+        if not self.options.modes:  # nothing to compare: only the row count matters
+            self._exact.append(np.zeros(rows.num_rows, _U64))
             return
         layout = TurnLayout.of(rows.column("data"))
         turn_hashes = normalized_turn_hashes(layout.turns)

@@ -35,6 +35,12 @@ REASONS = {**READ_REASONS, **VALIDATE_REASONS, **CLEAN_REASONS, **DEDUP_REASONS,
 REPAIR_KINDS = {**READ_REPAIRS, **VALIDATE_REPAIRS, **CLEAN_REPAIRS}
 
 
+def describe_reason(code: str) -> str:
+    if code.startswith("lang_"):
+        return f"detected language {code[5:]!r}, not one of the languages kept"
+    return REASONS.get(code, "")
+
+
 @dataclass(frozen=True)
 class InputFile:
     path: Path

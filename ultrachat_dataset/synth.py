@@ -184,6 +184,7 @@ def _write_file(path: Path, sectors: list[str], composer: _Composer, rng: np.ran
                 written: deque) -> dict:
     """Write one file; `written` holds recent clean dialogues (of any file) to duplicate."""
     counts: Counter = Counter()
+    defect_lines: dict[str, list[int]] = {}
     lines: list[bytes] = []
     draws = rng.random(len(sectors))
     cumulative = np.cumsum(defect_p) if defect_p else np.zeros(0)
@@ -203,12 +204,15 @@ def _write_file(path: Path, sectors: list[str], composer: _Composer, rng: np.ran
         lines.append(line)
         if defect:
             counts[defect] += 1
+            # The line that carries the defect: the extra blank line, or the dialogue's own.
+            defect_lines.setdefault(defect, []).append(len(lines) - (1 if extra_lines else 0))
         counts["dialogues"] += 1
         if sector:
             counts[f"sector_{sector}"] += 1
     if "truncated_last_line" in options.file_defects and lines:
         lines[-1] = lines[-1][: max(len(lines[-1]) // 2, 1)]
         counts["truncated_last_line"] = 1
+        defect_lines["truncated_last_line"] = [len(lines)]
     newline = b"\r\n" if "crlf" in options.file_defects else b"\n"
     body = newline.join(lines)
     if "truncated_last_line" not in options.file_defects:
@@ -220,7 +224,8 @@ def _write_file(path: Path, sectors: list[str], composer: _Composer, rng: np.ran
             handle.write(body)
     else:
         path.write_bytes(body)
-    return {"lines": len(lines), **dict(sorted(counts.items()))}
+    return {"lines": len(lines), **dict(sorted(counts.items())),
+            "defect_lines": dict(sorted(defect_lines.items()))}
 
 
 def _apply_defect(defect, record, composer, rng, written) -> list[bytes]:
@@ -272,7 +277,8 @@ def _apply_defect(defect, record, composer, rng, written) -> list[bytes]:
 def _replace_words(turn: str, composer: _Composer, rng: np.random.Generator, share: float) -> str:
     words = turn.split(" ")
     for position in rng.integers(len(words), size=max(1, int(len(words) * share))):
-        words[position] = composer._pick(text.NOUNS)
+        noun = composer._pick(text.NOUNS)
+        words[position] = noun.capitalize() if words[position][:1].isupper() else noun
     return " ".join(words)
 
 

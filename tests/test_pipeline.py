@@ -1,0 +1,168 @@
+"""The whole pipeline on synthesized corpora: every defect lands under its reason, on its line,
+the accounting holds through every stage, and two runs write identical bytes."""
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import REJECTED_AS
+from ultrachat_dataset import _synth_text
+from ultrachat_dataset.clean import CleanOptions
+from ultrachat_dataset.dedup import DedupOptions
+from ultrachat_dataset.errors import ConfigError
+from ultrachat_dataset.pipeline import PrepareOptions, local_inputs, prepare
+from ultrachat_dataset.synth import DEFECTS, synthesize
+
+# Defects whose rows the later stages reject, with the reason each must carry.
+STAGE_REJECTS = {"self_disclaimer": "self_disclaimer", "duplicate": "exact_duplicate",
+                 "benchmark_prompt": "benchmark_overlap"}
+STAGE_REPAIRS = {"polite_closing": "trimmed_polite_closing", "casing": "fixed_sentence_case",
+                 "mojibake": "text_repaired", "odd_turns": "trimmed_dangling_turn",
+                 "numeric_id": "id_number_to_string"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    synthesize(out, dialogues=2500, seed=21, length_scale=0.3,
+               defect_rates={kind: 0.012 for kind in DEFECTS})
+    prompts = out.parent / "benchmark.txt"
+    prompts.write_text("\n".join(_synth_text.BENCHMARK_PROMPTS) + "\n")
+    return out, prompts
+
+
+@pytest.fixture(scope="module")
+def prepared(corpus, tmp_path_factory):
+    data, prompts = corpus
+    out = tmp_path_factory.mktemp("prepared")
+    report = prepare(local_inputs("all", data), out, "all",
+                     PrepareOptions(decontaminate=str(prompts)), progress=False)
+    return out, report
+
+
+def rejected_lines(out, config="all"):
+    """reason -> {(source, line)} from the rejects parquet."""
+    found = defaultdict(set)
+    for row in pq.read_table(out / "rejects" / f"{config}.parquet").to_pylist():
+        found[row["reason"]].add((row["source"], row["line"]))
+    return found
+
+
+def defect_lines(data_dir, kind):
+    files = json.loads((data_dir / "manifest.json").read_text())["files"]
+    return {(name, line) for name, entry in files.items()
+            for line in entry["defect_lines"].get(kind, [])}
+
+
+def test_every_line_defect_is_rejected_on_its_line_with_its_reason(corpus, prepared):
+    data, _ = corpus
+    out, _ = prepared
+    found = rejected_lines(out)
+    for kind, reason in {**REJECTED_AS, **STAGE_REJECTS}.items():
+        assert found[reason] == defect_lines(data, kind), kind
+
+
+def test_non_english_dialogues_are_rejected_with_their_language(corpus, prepared):
+    data, _ = corpus
+    found = rejected_lines(prepared[0])
+    by_language = {reason: lines for reason, lines in found.items() if reason.startswith("lang_")}
+    assert set().union(*by_language.values()) == defect_lines(data, "non_english")
+    assert set(by_language) <= {"lang_fr", "lang_de", "lang_es", "lang_zh-cn", "lang_ru"}
+
+
+def test_near_duplicates_are_found_without_false_positives(corpus, prepared):
+    data, _ = corpus
+    expected = defect_lines(data, "near_duplicate")
+    found = rejected_lines(prepared[0])["near_duplicate"]
+    assert found <= expected  # no clean dialogue is called a near duplicate
+    assert len(found) >= 0.9 * len(expected)
+
+
+def test_repairs_are_counted(corpus, prepared):
+    data, _ = corpus
+    totals = prepared[1].totals()
+    for kind, repair in STAGE_REPAIRS.items():
+        assert totals.repaired[repair] == len(defect_lines(data, kind)), kind
+
+
+def test_accounting_holds_through_every_stage(corpus, prepared):
+    data, _ = corpus
+    out, report = prepared
+    written = json.loads((out / "report.json").read_text())
+    manifest = json.loads((data / "manifest.json").read_text())["files"]
+    assert written["lines"] == sum(f["lines"] for f in manifest.values())
+    assert written["lines"] == written["kept"] + sum(written["rejected"].values())
+    for name, counts in written["files"].items():
+        assert counts["lines"] == manifest[name]["lines"]
+        assert counts["lines"] == counts["kept"] + sum(counts["rejected"].values())
+    rows = pq.read_table(out / "data" / "all").num_rows
+    rejects = pq.read_table(out / "rejects" / "all.parquet").num_rows
+    assert rows == written["kept"] and rejects == sum(written["rejected"].values())
+
+
+def test_duplicates_name_the_kept_dialogue_they_duplicate(prepared):
+    out, _ = prepared
+    kept = {(r["source"], r["line"]) for r in
+            pq.read_table(out / "data" / "all", columns=["source", "line"]).to_pylist()}
+    rejects = pq.read_table(out / "rejects" / "all.parquet").to_pylist()
+    duplicates = [r for r in rejects if r["stage"] == "dedup"]
+    assert duplicates
+    for row in duplicates:
+        source, line = re.fullmatch(r"duplicate of (\S+) line (\d+) \(id .*\)", row["detail"]).groups()
+        assert (source, int(line)) in kept
+
+
+def test_output_rows_are_english_messages_with_sectors(prepared):
+    table = pq.read_table(prepared[0] / "data" / "all")
+    row = table.slice(0, 1).to_pylist()[0]
+    assert row["sector"] in {"world", "writing", "assistance"}
+    assert [m["role"] for m in row["messages"]][:2] == ["user", "assistant"]
+    assert row["num_exchanges"] * 2 == len(row["messages"])
+    assert set(table.column("language").to_pylist()) == {"en"}
+
+
+def file_digests(out):
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_two_runs_write_identical_bytes(corpus, tmp_path):
+    data, _ = corpus
+    for name in ("a", "b"):
+        prepare(local_inputs("writing", data), tmp_path / name, "writing", progress=False)
+    assert file_digests(tmp_path / "a") == file_digests(tmp_path / "b")
+
+
+def test_filters_can_be_turned_off(corpus, tmp_path):
+    data, _ = corpus
+    options = PrepareOptions(clean=CleanOptions(fix_text=False, filters=()), languages=None,
+                             dedup=DedupOptions(modes=()))
+    report = prepare(local_inputs("world", data), tmp_path, "world", options, progress=False)
+    rejected = report.totals().rejected
+    assert set(rejected) <= set(REJECTED_AS.values()) | {"truncated_line"}
+    assert not report.totals().repaired["text_repaired"]
+    assert report.as_dict()["options"]["dedup"]["modes"] == ()
+
+
+def test_length_limits_and_opener_dedup(corpus, tmp_path):
+    data, _ = corpus
+    options = PrepareOptions(clean=CleanOptions(min_exchanges=3, max_chars=3000),
+                             dedup=DedupOptions(modes=("exact", "opener")))
+    report = prepare(local_inputs("writing", data), tmp_path, "writing", options, progress=False)
+    rejected = report.totals().rejected
+    assert rejected["too_few_exchanges"] > 0 and rejected["too_long"] > 0
+    assert rejected["duplicate_opener"] > 0  # writing openers repeat across dialogues
+    for row in pq.read_table(tmp_path / "data" / "writing").to_pylist():
+        assert row["num_exchanges"] >= 3
+        assert sum(len(m["content"]) for m in row["messages"]) <= 3000
+
+
+def test_unknown_filter_and_dedup_mode_are_clear_errors():
+    with pytest.raises(ConfigError, match="unknown filter typo: choose from"):
+        CleanOptions(filters=("typo",))
+    with pytest.raises(ConfigError, match="unknown dedup mode fuzzy"):
+        DedupOptions(modes=("fuzzy",))
