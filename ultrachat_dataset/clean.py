@@ -60,7 +60,9 @@ _WELCOME = r"(?i)^\W*(?:you'?re (?:very )?welcome|you are (?:very )?welcome|my p
 _POLITE_MAX_CHARS = 120  # a thanks longer than this carries a new request: keep it
 # A lowercase word after end punctuation that follows a letter: the place a sentence case fix goes.
 _CASE_CANDIDATE = r"[A-Za-z][.!?] +[a-z]"
-_CASE_FIX = re.compile(r"(?<![A-Za-z.])([A-Za-z]{2,}[.!?]) +([a-z]+)(?=[ ,;:!?]|\.(?:\s|$)|$)")
+# The ending word (2+ letters, not after a letter or dot: not "e.g." or "config.py."), the spaces,
+# and, looked ahead so that it can end a sentence itself, a plain lowercase word.
+_CASE_FIX = re.compile(r"(?<![A-Za-z.])([A-Za-z]{2,}[.!?]) +(?=[a-z]+(?:[ ,;:!?]|\.(?:\s|$)|$))")
 _ABBREVIATIONS = {"e.g.", "i.e.", "etc.", "vs.", "approx.", "mr.", "mrs.", "ms.", "dr.", "st.",
                   "no.", "fig.", "eq.", "cf.", "al.", "jr.", "sr.", "inc.", "ltd.", "co."}
 _PROTECTED_SPAN = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|\S*(?:://|www\.)\S*", re.S)
@@ -122,25 +124,28 @@ def fix_sentence_case(text: str) -> str:
 
 
 def _fix_case_outside_code(text: str) -> str:
-    def capitalise(match: re.Match) -> str:
-        ender, word = match.group(1), match.group(2)
-        if ender.lower() in _ABBREVIATIONS:
-            return match.group()
-        return match.group()[: -len(word)] + word[0].upper() + word[1:]
-    return _CASE_FIX.sub(capitalise, text)
+    starts = [match.end() for match in _CASE_FIX.finditer(text)
+              if match.group(1).lower() not in _ABBREVIATIONS]
+    if not starts:
+        return text
+    chars = list(text)
+    for start in starts:
+        chars[start] = chars[start].upper()
+    return "".join(chars)
 
 
 def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
-    repairs: Counter = Counter()
+    """Repair and filter; repairs are counted for the rows this stage keeps."""
+    repaired: dict[str, np.ndarray] = {}  # repair kind -> rows it changed
     layout = TurnLayout.of(rows.column("data"))
     turns = layout.turns
     if options.fix_text:
         turns, changed = repair_texts(turns)
-        repairs["text_repaired"] += int(layout.any_per_row(changed).sum())
+        repaired["text_repaired"] = layout.any_per_row(changed)
     turns = pc.utf8_trim_whitespace(turns)
     if "casing" in options.filters:
         turns, changed = _apply_to_matches(turns, _CASE_CANDIDATE, fix_sentence_case)
-        repairs["fixed_sentence_case"] += int(layout.any_per_row(changed).sum())
+        repaired["fixed_sentence_case"] = layout.any_per_row(changed)
     rows = set_data(rows, layout.rebuild(turns))
     reasons = np.full(rows.num_rows, "", dtype=object)
     _mark(reasons, layout.any_per_row(flags(pc.equal(turns, ""))), "empty_after_cleaning")
@@ -149,13 +154,14 @@ def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
         _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer")
     if "polite_closing" in options.filters:
         rows, trimmed = _trim_polite_closings(rows)
-        repairs["trimmed_polite_closing"] += int((trimmed > 0).sum())
+        repaired["trimmed_polite_closing"] = trimmed > 0
         exchanges = pc.list_value_length(rows.column("data")).to_numpy(zero_copy_only=False) // 2
         _mark(reasons, exchanges == 0, "only_polite_closing")
     _mark_length_limits(reasons, rows, options)
     rejected = reasons != ""
     rejects = rejects_from_rows(rows.filter(pa.array(rejected)), "clean",
                                 pa.array(reasons[rejected].tolist(), pa.string()))
+    repairs = Counter({kind: int((changed & ~rejected).sum()) for kind, changed in repaired.items()})
     return Cleaned(rows.filter(pa.array(~rejected)), rejects, +repairs)
 
 

@@ -1,0 +1,111 @@
+"""Text repair equals ftfy exactly; filters touch what they should and nothing else."""
+
+import ftfy
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ultrachat_dataset.clean import (
+    FTFY_CONFIG,
+    CleanOptions,
+    clean,
+    fix_sentence_case,
+    fix_turn_text,
+    repair_texts,
+)
+from ultrachat_dataset.read import ROW_SCHEMA
+
+TRICKY = ["\r\n", "\r", "&amp;", "&lt;b&gt;", "\x1b[31m", "\x1b[0m", "\x00", "\x07", "\x7f",
+          "\x85", "\u2028", "\ufeff", "\ud7ff", "ﬁ", "Ａ", "’", "â€™", "Ã©", "Â ", "\u00a0", "é",
+          "e\u0301", "\t", "\n", "\x0c", "\x0b", "🙂", "ð\x9f\x99\x82", "\ufffd", "?"]
+texts = st.lists(st.one_of(st.sampled_from(TRICKY), st.text(max_size=8),
+                           st.text(alphabet=st.characters(max_codepoint=127), max_size=12)),
+                 max_size=12).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(texts, min_size=1, max_size=8))
+def test_fast_path_repair_equals_ftfy_on_arbitrary_text(samples):
+    samples = [s.encode("utf-8", "replace").decode("utf-8") for s in samples]  # Arrow holds UTF-8
+    repaired, changed = repair_texts(pa.array(samples, pa.string()))
+    expected = [ftfy.fix_text(s, FTFY_CONFIG) for s in samples]
+    assert repaired.to_pylist() == expected
+    assert changed.tolist() == [a != b for a, b in zip(samples, expected)]
+
+
+def test_the_chosen_ftfy_configuration():
+    assert fix_turn_text("It\u00e2\u20ac\u2122s caf\u00c3\u00a9") == "It\u2019s café"  # mojibake
+    assert fix_turn_text("a &amp; b") == "a &amp; b"  # entities kept: code quotes them
+    assert fix_turn_text("“quoted”") == "“quoted”"  # curly quotes kept
+    assert fix_turn_text("全角，标点") == "全角，标点"  # full-width CJK punctuation kept
+    assert fix_turn_text("red\x1b[31m text\x07") == "red text"
+
+
+def rows(*dialogues):
+    return pa.Table.from_pylist(
+        [{"id": str(i), "data": d, "sector": "world", "source": "f.json", "line": i + 1}
+         for i, d in enumerate(dialogues)], schema=ROW_SCHEMA)
+
+
+def test_turn_ends_are_trimmed_and_a_turn_empty_after_repair_is_rejected():
+    result = clean(rows(["  q  ", "\ta\n"], ["q", "\x1b[0m\x07"]), CleanOptions())
+    assert result.rows.column("data").to_pylist() == [["q", "a"]]
+    assert result.rejects.column("reason").to_pylist() == ["empty_after_cleaning"]
+
+
+@pytest.mark.parametrize("assistant", [
+    "As an AI language model, I cannot say.",
+    "I do not have personal opinions, but here are facts.",
+    "Well, I don't have emotions like humans do.",
+    "as an ai, I think...",
+])
+def test_self_disclaimers_are_rejected(assistant):
+    result = clean(rows(["q", assistant], ["q", "A plain answer about AI language models."]),
+                   CleanOptions())
+    assert result.rejects.column("reason").to_pylist() == ["self_disclaimer"]
+    assert result.rows.column("id").to_pylist() == ["1"]
+
+
+def test_a_user_disclaimer_is_not_the_assistant_disclaiming():
+    result = clean(rows(["As an AI language model, what do you think?", "Here is what I think."]),
+                   CleanOptions())
+    assert result.rows.num_rows == 1
+
+
+def test_polite_closings_are_trimmed_but_not_a_thanks_with_a_new_request():
+    result = clean(rows(
+        ["q", "a", "Thank you so much!", "You're welcome! Anything else?"],
+        ["q", "a", "Thanks! Can you also explain how tides work in more detail, with examples "
+                   "from the Atlantic coast and the Mediterranean, and why they differ so much?",
+         "You're welcome. Tides..."],
+        ["Thanks!", "You're welcome!"]), CleanOptions())
+    assert result.rows.column("data").to_pylist() == [
+        ["q", "a"],
+        ["q", "a", "Thanks! Can you also explain how tides work in more detail, with examples "
+                   "from the Atlantic coast and the Mediterranean, and why they differ so much?",
+         "You're welcome. Tides..."]]
+    assert result.repairs["trimmed_polite_closing"] == 1
+    assert result.rejects.column("reason").to_pylist() == ["only_polite_closing"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Hello. how are you?", "Hello. How are you?"),
+    ("Great! thanks. bye.", "Great! Thanks. Bye."),
+    ("Use e.g. this one.", "Use e.g. this one."),
+    ("Call `os.path. join` here. then", "Call `os.path. join` here. Then"),
+    ("```\nx = 1. y\n```\nok. next", "```\nx = 1. y\n```\nok. Next"),
+    ("See https://example.com/a. then go", "See https://example.com/a. then go"),
+    ("Import it. numpy.array works", "Import it. numpy.array works"),
+    ("Version 2. then", "Version 2. then"),
+    ("The file config.py. run it", "The file config.py. run it"),
+    ("Name it my_var. foo_bar is taken", "Name it my_var. foo_bar is taken"),
+])
+def test_sentence_case_fix_never_touches_code_urls_or_identifiers(text, expected):
+    assert fix_sentence_case(text) == expected
+
+
+def test_filters_off_leave_text_alone():
+    dialogue = ["Hello. how are you?", "As an AI language model, fine.", "Thanks!", "You're welcome!"]
+    result = clean(rows(dialogue), CleanOptions(filters=()))
+    assert result.rows.column("data").to_pylist() == [dialogue]
