@@ -36,12 +36,11 @@ def load_prompts(path: str | Path) -> list[str]:
     stripped = text.lstrip()
     if not stripped.startswith(("{", "[")):
         return [line.strip() for line in text.splitlines() if line.strip()]
-    try:
-        records = json.loads(text) if stripped.startswith("[") else [
-            json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{path} line {error.lineno}: not valid JSON ({error.msg}); give one "
-                          "prompt a line, or JSON with a 'prompt' or 'turns' field") from error
+    if stripped.startswith("["):
+        records = _parse_json(path, text, 0)
+    else:
+        records = [_parse_json(path, line, number) for number, line in
+                   enumerate(text.splitlines()) if line.strip()]
     prompts = []
     for record in records:
         value = next((record[f] for f in PROMPT_FIELDS if isinstance(record, dict) and f in record),
@@ -50,6 +49,14 @@ def load_prompts(path: str | Path) -> list[str]:
     if not prompts:
         raise ConfigError(f"{path}: no prompt found (fields tried: {', '.join(PROMPT_FIELDS)})")
     return [str(p) for p in prompts]
+
+
+def _parse_json(path: Path, text: str, first_line: int):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path} line {first_line + error.lineno}: not valid JSON ({error.msg}); "
+                          "give one prompt a line, or JSON with a 'prompt' or 'turns' field") from error
 
 
 class BenchmarkFilter:

@@ -11,7 +11,9 @@ the kept dialogue it duplicates.
   (normalised), with one-permutation hashing (112 bins, rotation densification) and 14 bands of
   8 rows, as datatrove/FineWeb use: pairs above ~0.75 Jaccard are found with high probability,
   pairs below ~0.6 rarely. Reading a prefix, not the whole text, keeps this linear and cheap;
-  regenerated answers to one prompt share their opening, which is what this catches.
+  regenerated answers to one prompt share their opening, which is what this catches. Texts with
+  fewer shingles than bins (under ~115 words) are too short for a reliable estimate: only exact
+  dedup applies to them.
 """
 
 from __future__ import annotations
@@ -104,12 +106,17 @@ def word_shingles(texts: pa.Array, words_per_shingle: int) -> pl.DataFrame:
             .filter(pl.col("doc") == pl.col("last_doc")).select("doc", "shingle"))
 
 
-def minhash_bands(texts: pa.Array, options: DedupOptions) -> np.ndarray:
-    """(rows, bands) LSH keys; a text with no shingle gets keys no other row can share."""
+def minhash_bands(texts: pa.Array, options: DedupOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, bands) LSH keys, and which rows have too few shingles to compare.
+
+    One-permutation hashing estimates Jaccard well only when a text has about as many shingles
+    as bins; shorter texts (under `bands * rows_per_band` shingles) are left to exact dedup.
+    """
     bins = options.bands * options.rows_per_band
     shingles = word_shingles(texts, options.shingle_words)
     mixed = _splitmix(shingles["shingle"].to_numpy())
     docs = shingles["doc"].to_numpy().astype(np.int64)
+    too_short = np.bincount(docs, minlength=len(texts)) < bins
     bin_of = ((mixed >> _U64(32)) * _U64(bins)) >> _U64(32)
     values = (mixed & _U64(0xFFFFFFFF)).astype(np.int64)
     minima = (pl.DataFrame({"key": docs * bins + bin_of.astype(np.int64), "value": values})
@@ -121,7 +128,7 @@ def minhash_bands(texts: pa.Array, options: DedupOptions) -> np.ndarray:
     with np.errstate(over="ignore"):
         keys = (signature.reshape(len(texts), options.bands, options.rows_per_band) * powers).sum(
             axis=2, dtype=_U64) + np.arange(options.bands, dtype=_U64)
-    return keys
+    return keys, too_short
 
 
 def _densify(signature: np.ndarray) -> np.ndarray:
@@ -156,7 +163,7 @@ class DedupKeys:
     _exact: list[np.ndarray] = field(default_factory=list)
     _opener: list[np.ndarray] = field(default_factory=list)
     _bands: list[np.ndarray] = field(default_factory=list)
-    _no_shingle: list[np.ndarray] = field(default_factory=list)
+    _too_short: list[np.ndarray] = field(default_factory=list)
 
     def add(self, rows: pa.Table) -> None:
         if not self.options.modes:  # nothing to compare: only the row count matters
@@ -169,9 +176,9 @@ class DedupKeys:
         if "near" in self.options.modes:
             prefix = pc.utf8_slice_codeunits(pc.binary_join(rows.column("data"), "\n"), 0,
                                              self.options.near_chars)
-            bands = minhash_bands(prefix.combine_chunks(), self.options)
+            bands, too_short = minhash_bands(prefix.combine_chunks(), self.options)
             self._bands.append(bands)
-            self._no_shingle.append(bands[:, 0] == _NO_SHINGLE)
+            self._too_short.append(too_short)
 
     def decide(self) -> Decision:
         count = sum(len(part) for part in self._exact)
@@ -190,7 +197,7 @@ class DedupKeys:
 
     def _mark_near(self, alive, code, duplicate_of) -> None:
         bands = np.concatenate(self._bands)
-        candidates = np.flatnonzero(alive & ~np.concatenate(self._no_shingle))
+        candidates = np.flatnonzero(alive & ~np.concatenate(self._too_short))
         representative = np.arange(len(candidates))
         for band in range(bands.shape[1]):
             representative = np.minimum(representative, _first_index(bands[candidates, band]))

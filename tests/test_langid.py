@@ -1,0 +1,55 @@
+"""Language detection: the cheap path agrees with langdetect wherever it decides."""
+
+import numpy as np
+import pyarrow as pa
+
+from ultrachat_dataset import _synth_text
+from ultrachat_dataset.langid import SAMPLE_CHARS, detect_language, detect_languages, filter_languages
+from ultrachat_dataset.read import ROW_SCHEMA
+from ultrachat_dataset.synth import _Composer
+
+CODE_HEAVY = [
+    "How do I read a CSV file in Python?",
+    "You can use the csv module:\n```python\nimport csv\nwith open('data.csv') as f:\n"
+    "    for row in csv.reader(f):\n        print(row)\n```\nThis opens the file and prints "
+    "each row. If the file has a header, use `csv.DictReader` instead, which maps each row to "
+    "a dict keyed by the column names.",
+]
+
+
+def mixed_dialogues():
+    composer = _Composer(np.random.default_rng(3), 0.4)
+    dialogues = [composer.dialogue(sector) for sector in ("world", "writing", "assistance") * 20]
+    for language in sorted(_synth_text.FOREIGN_SENTENCES):
+        dialogues += [composer.foreign_dialogue(language, 2) for _ in range(6)]
+    dialogues += [CODE_HEAVY, ["Hi", "Hello!"], ["Naïve café crème brûlée?", "Oui, très bon."]]
+    return dialogues
+
+
+def test_cheap_path_agrees_with_langdetect_on_a_mixed_corpus():
+    dialogues = mixed_dialogues()
+    result = detect_languages(pa.array(dialogues, pa.list_(pa.string())))
+    languages = result.languages.to_pylist()
+    for dialogue, language, cheap in zip(dialogues, languages, result.cheap):
+        reference = detect_language("\n".join(dialogue[:3])[:SAMPLE_CHARS])
+        assert language == reference, (cheap, dialogue[0][:60])
+    assert result.cheap.sum() >= 55  # the English prose is decided without langdetect
+    assert not result.cheap[60:90].any()  # no foreign dialogue is
+    assert not result.cheap[91] and not result.cheap[92]  # nor a tiny one, nor accented prose
+    assert {languages[60 + 6 * i] for i in range(5)} == {"de", "es", "fr", "ru", "zh-cn"}
+
+
+def test_detection_is_deterministic():
+    text = "Das ist ein kurzer Satz. C'est une phrase."  # ambiguous: langdetect is random unseeded
+    assert len({detect_language(text) for _ in range(20)}) == 1
+
+
+def test_rows_outside_the_kept_languages_are_rejected_as_lang_code():
+    dialogues = mixed_dialogues()
+    rows = pa.Table.from_pylist([{"id": str(i), "data": d, "sector": None, "source": "f", "line": i}
+                                 for i, d in enumerate(dialogues)], schema=ROW_SCHEMA)
+    kept, rejects, _ = filter_languages(rows, ("en", "fr"))
+    assert set(kept.column("language").to_pylist()) <= {"en", "fr"}
+    reasons = set(rejects.column("reason").to_pylist())
+    assert {"lang_de", "lang_es", "lang_ru", "lang_zh-cn"} <= reasons
+    assert kept.num_rows + rejects.num_rows == rows.num_rows
