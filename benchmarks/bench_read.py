@@ -11,17 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-RELEASE_GLOBS = ("ultrachat_*.json", "ultrachat_*.json.gz", "train_*.jsonl")
-
-
-def release_paths(directory: Path) -> list[Path]:
-    return sorted(p for pattern in RELEASE_GLOBS for p in directory.glob(pattern))
+from common import corpus, in_child, peak_rss_mb, release_paths
 
 
 def run_reader(method: str, directory: Path) -> dict:
@@ -44,14 +37,7 @@ def run_reader(method: str, directory: Path) -> dict:
         else:
             rows += sum(batch.rows.num_rows for batch in read_file(path))
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": rows, "seconds": seconds, "peak_mb": peak_mb}
-
-
-def measure(method: str, directory: Path) -> dict:
-    output = subprocess.run([sys.executable, __file__, "--child", method, "--data", str(directory)],
-                            check=True, capture_output=True, text=True).stdout
-    return json.loads(output.splitlines()[-1])
+    return {"rows": rows, "seconds": seconds, "peak_mb": peak_rss_mb()}
 
 
 def main() -> None:
@@ -64,13 +50,10 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_reader(args.child, args.data)))
         return
-    directory = args.data or Path("bench-data") / f"read-{args.dialogues}-{args.seed}"
-    if not release_paths(directory):
-        from ultrachat_dataset.synth import synthesize
-        print(f"synthesizing {args.dialogues} dialogues into {directory} ...", flush=True)
-        synthesize(directory, dialogues=args.dialogues, seed=args.seed)
+    directory = corpus(args.data, args.dialogues, args.seed, {}, "read")
     megabytes = sum(p.stat().st_size for p in release_paths(directory)) / 1e6
-    results = {method: measure(method, directory) for method in ("plain_pyarrow", "ultrachat")}
+    results = {method: in_child(__file__, method, "--data", str(directory))
+               for method in ("plain_pyarrow", "ultrachat")}
     base = results["plain_pyarrow"]
     print(f"corpus: {directory} ({megabytes:.0f} MB)")
     print(f"{'reader':<14}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'MB/s':>9}{'peak MB':>10}"

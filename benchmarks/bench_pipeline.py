@@ -1,0 +1,131 @@
+"""The whole pipeline against the way users clean UltraChat today, and against the copy limit.
+
+    uv run python benchmarks/bench_pipeline.py --dialogues 200000 [--data DIR] [--skip-naive]
+    uv run python benchmarks/bench_pipeline.py --memory 100000,400000
+
+On one synthesized corpus (content defects only, so the naive loader does not crash), runs
+side by side, each in a fresh process:
+  (a) ultrachat: `prepare` with the default options (repair, filters, English, exact + near dedup)
+  (b) naive: `datasets.load_dataset("json")`, `.map` ftfy on every turn, `.filter` langdetect on
+      every dialogue, exact dedup with a Python set
+  (c) copy limit: the same files read with pyarrow and written to parquet (zstd, page index,
+      content-defined chunking: our output's settings), no cleaning
+and prints seconds, dialogues/s, peak memory and the ratios (b)/(a) (target >= 30) and (a)/(c)
+(target <= 2). `--memory` runs (a) alone on corpora of the given sizes to show peak memory flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from common import corpus, in_child, print_table, release_paths, timed
+
+CONTENT_DEFECTS = {"duplicate": 0.02, "near_duplicate": 0.02, "mojibake": 0.01,
+                   "non_english": 0.01, "casing": 0.02, "self_disclaimer": 0.01,
+                   "polite_closing": 0.02}
+
+
+def run_ultrachat(directory: Path) -> int:
+    from ultrachat_dataset.pipeline import local_inputs, prepare
+    with tempfile.TemporaryDirectory(dir=".") as out:
+        return prepare(local_inputs("all", directory), out, progress=False).totals().kept
+
+
+def run_naive(directory: Path) -> int:
+    import datasets
+    import ftfy
+    from langdetect import DetectorFactory, detect
+    from langdetect.lang_detect_exception import LangDetectException
+
+    DetectorFactory.seed = 0
+    datasets.disable_progress_bars()
+
+    def english(example) -> bool:
+        try:
+            return detect("\n".join(example["data"])) == "en"
+        except LangDetectException:
+            return False
+
+    with tempfile.TemporaryDirectory(dir=".") as cache:
+        files = [str(p) for p in release_paths(directory)]
+        table = datasets.load_dataset("json", data_files=files, split="train", cache_dir=cache)
+        table = table.map(lambda ex: {"data": [ftfy.fix_text(turn) for turn in ex["data"]]})
+        table = table.filter(english)
+        seen: set[str] = set()
+
+        def first_time(example) -> bool:
+            key = " ".join("".join(ch for ch in turn.lower() if ch.isalnum()) for turn in example["data"])
+            if key in seen:
+                return False
+            seen.add(key)
+            return True
+
+        table = table.filter(first_time)
+        table.to_parquet(str(Path(cache) / "out.parquet"))
+        return len(table)
+
+
+def run_copy(directory: Path) -> int:
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    rows = 0
+    with tempfile.TemporaryDirectory(dir=".") as out:
+        for index, path in enumerate(release_paths(directory)):
+            table = pajson.read_json(path)
+            pq.write_table(table, f"{out}/{index}.parquet", compression="zstd",
+                           write_page_index=True, use_content_defined_chunking=True)
+            rows += table.num_rows
+    return rows
+
+
+METHODS = {"ultrachat": run_ultrachat, "naive": run_naive, "copy": run_copy}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dialogues", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, help="an existing corpus (default: synthesize one)")
+    parser.add_argument("--skip-naive", action="store_true", help="(b) takes about an hour at 200k")
+    parser.add_argument("--memory", help="comma-separated corpus sizes: peak memory of (a) only")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        import pyarrow as pa
+        pa.array([0])  # imports before the clock starts, for every method alike
+        method, directory = args.child
+        result = timed(lambda: METHODS[method](Path(directory)))
+        print(__import__("json").dumps(result))
+        return
+    if args.memory:
+        rows = []
+        for size in (int(n) for n in args.memory.split(",")):
+            directory = corpus(None, size, args.seed, CONTENT_DEFECTS, "pipeline")
+            result = in_child(__file__, "ultrachat", str(directory))
+            rows.append({"dialogues": size, **result, "per_s": size / result["seconds"]})
+        print_table(rows, [("dialogues", "dialogues", "d"), ("seconds", "seconds", ".1f"),
+                           ("per_s", "dialogues/s", ".0f"), ("peak_mb", "peak MB", ".0f")])
+        return
+    directory = corpus(args.data, args.dialogues, args.seed, CONTENT_DEFECTS, "pipeline")
+    megabytes = sum(p.stat().st_size for p in release_paths(directory)) / 1e6
+    methods = ["ultrachat", "copy"] + ([] if args.skip_naive else ["naive"])
+    results = {m: in_child(__file__, m, str(directory)) for m in methods}
+    print(f"corpus: {directory} ({args.dialogues} dialogues, {megabytes:.0f} MB)")
+    rows = [{"method": m, **r, "per_s": args.dialogues / r["seconds"],
+             "mb_s": megabytes / r["seconds"]} for m, r in results.items()]
+    print_table(rows, [("method", "method", "s"), ("result", "rows out", "d"),
+                       ("seconds", "seconds", ".1f"), ("per_s", "dialogues/s", ".0f"),
+                       ("mb_s", "MB/s", ".1f"), ("peak_mb", "peak MB", ".0f")])
+    ours = results["ultrachat"]["seconds"]
+    print(f"(a)/(c) ultrachat vs copy limit: {ours / results['copy']['seconds']:.2f}x slower "
+          "(target <= 2)")
+    if "naive" in results:
+        print(f"(b)/(a) naive vs ultrachat: {results['naive']['seconds'] / ours:.1f}x faster "
+              "(target >= 30)")
+
+
+if __name__ == "__main__":
+    main()

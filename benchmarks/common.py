@@ -1,0 +1,61 @@
+"""Helpers the benchmark commands share: corpora, child processes, peak memory, tables."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RELEASE_GLOBS = ("ultrachat_*.json", "ultrachat_*.json.gz", "train_*.jsonl")
+
+
+def release_paths(directory: Path) -> list[Path]:
+    return sorted(p for pattern in RELEASE_GLOBS for p in directory.glob(pattern))
+
+
+def corpus(directory: Path | None, dialogues: int, seed: int, defects: dict[str, float],
+           label: str) -> Path:
+    """An existing corpus, or one synthesized once under bench-data/ and reused."""
+    directory = directory or Path("bench-data") / f"{label}-{dialogues}-{seed}"
+    if not release_paths(directory):
+        from ultrachat_dataset.synth import synthesize
+        print(f"synthesizing {dialogues} dialogues into {directory} ...", flush=True)
+        synthesize(directory, dialogues=dialogues, seed=seed, defect_rates=defects)
+    return directory
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Not getrusage: Linux carries ru_maxrss across exec,
+    so a child would report its parent's peak; VmHWM starts afresh with the new program."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(function) -> dict:
+    """Run `function` in this (child) process: its result, seconds and peak RSS in MB."""
+    start = time.perf_counter()
+    result = function()
+    seconds = time.perf_counter() - start
+    return {"result": result, "seconds": seconds, "peak_mb": peak_rss_mb()}
+
+
+def in_child(script: str, *args: str) -> dict:
+    """Run `script --child ARGS` in a fresh interpreter; it prints one JSON line last."""
+    completed = subprocess.run([sys.executable, script, "--child", *args],
+                               capture_output=True, text=True)
+    if completed.returncode:
+        raise SystemExit(f"{' '.join(args)} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.splitlines()[-1])
+
+
+def print_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
+    """rows of dicts; columns of (key, heading, format)."""
+    widths = [max(len(heading), 12) for _, heading, _ in columns]
+    print("  ".join(f"{h:>{w}}" for (_, h, _), w in zip(columns, widths)))
+    for row in rows:
+        print("  ".join(f"{format(row[k], f):>{w}}" for (k, _, f), w in zip(columns, widths)))
