@@ -2,6 +2,7 @@
 
 import ftfy
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from ultrachat_dataset.clean import (
     repair_texts,
 )
 from ultrachat_dataset.read import ROW_SCHEMA
+from ultrachat_dataset.turns import is_blank, trim_turns
 
 TRICKY = ["\r\n", "\r", "&amp;", "&lt;b&gt;", "\x1b[31m", "\x1b[0m", "\x00", "\x07", "\x7f",
           "\x85", "\u2028", "\ufeff", "\ud7ff", "ﬁ", "Ａ", "’", "â€™", "Ã©", "Â ", "\u00a0", "é",
@@ -109,3 +111,12 @@ def test_filters_off_leave_text_alone():
     dialogue = ["Hello. how are you?", "As an AI language model, fine.", "Thanks!", "You're welcome!"]
     result = clean(rows(dialogue), CleanOptions(filters=()))
     assert result.rows.column("data").to_pylist() == [dialogue]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x85\xa0\u2028\u3000é")),
+                        max_size=6), max_size=10))
+def test_trimming_only_what_needs_it_equals_trimming_everything(samples):
+    turns = pa.array(samples, pa.string())
+    assert trim_turns(turns).to_pylist() == pc.utf8_trim_whitespace(turns).to_pylist()
+    assert is_blank(turns).tolist() == [not s.strip() for s in samples]

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from .errors import ConfigError
 from .rejects import rejects_from_rows
-from .turns import TurnLayout, flags, set_data
+from .turns import TurnLayout, flags, set_data, trim_turns
 
 # HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
 # legitimate text (and CJK punctuation), so they stay too. The rest is ftfy's default.
@@ -142,13 +142,14 @@ def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
     if options.fix_text:
         turns, changed = repair_texts(turns)
         repaired["text_repaired"] = layout.any_per_row(changed)
-    turns = pc.utf8_trim_whitespace(turns)
+    turns = trim_turns(turns)
     if "casing" in options.filters:
         turns, changed = _apply_to_matches(turns, _CASE_CANDIDATE, fix_sentence_case)
         repaired["fixed_sentence_case"] = layout.any_per_row(changed)
     rows = set_data(rows, layout.rebuild(turns))
     reasons = np.full(rows.num_rows, "", dtype=object)
-    _mark(reasons, layout.any_per_row(flags(pc.equal(turns, ""))), "empty_after_cleaning")
+    _mark(reasons, layout.any_per_row(flags(pc.equal(pc.binary_length(turns), 0))),
+          "empty_after_cleaning")
     if "self_disclaimer" in options.filters:
         disclaims = flags(pc.match_substring_regex(turns, _DISCLAIMER)) & ~layout.is_user
         _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer")

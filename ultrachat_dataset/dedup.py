@@ -158,46 +158,64 @@ class Decision:
 
 
 @dataclass
+class KeyPart:
+    """The dedup keys of one block of rows (computed on a worker, appended in order)."""
+
+    rows: int
+    exact: np.ndarray | None = None
+    opener: np.ndarray | None = None
+    bands: np.ndarray | None = None
+    too_short: np.ndarray | None = None
+
+
+def compute_keys(rows: pa.Table, options: DedupOptions) -> KeyPart:
+    if not options.modes:  # nothing to compare: only the row count matters
+        return KeyPart(rows.num_rows)
+    layout = TurnLayout.of(rows.column("data"))
+    turn_hashes = normalized_turn_hashes(layout.turns)
+    part = KeyPart(rows.num_rows, dialogue_hashes(layout, turn_hashes),
+                   turn_hashes[layout.position == 0])
+    if "near" in options.modes:
+        prefix = pc.utf8_slice_codeunits(pc.binary_join(rows.column("data"), "\n"), 0,
+                                         options.near_chars)
+        part.bands, part.too_short = minhash_bands(prefix.combine_chunks(), options)
+    return part
+
+
+@dataclass
 class DedupKeys:
+    """Keys of the whole corpus, in order, then one decision for all of it."""
+
     options: DedupOptions
-    _exact: list[np.ndarray] = field(default_factory=list)
-    _opener: list[np.ndarray] = field(default_factory=list)
-    _bands: list[np.ndarray] = field(default_factory=list)
-    _too_short: list[np.ndarray] = field(default_factory=list)
+    parts: list[KeyPart] = field(default_factory=list)
 
     def add(self, rows: pa.Table) -> None:
-        if not self.options.modes:  # nothing to compare: only the row count matters
-            self._exact.append(np.zeros(rows.num_rows, _U64))
-            return
-        layout = TurnLayout.of(rows.column("data"))
-        turn_hashes = normalized_turn_hashes(layout.turns)
-        self._exact.append(dialogue_hashes(layout, turn_hashes))
-        self._opener.append(turn_hashes[layout.position == 0])
-        if "near" in self.options.modes:
-            prefix = pc.utf8_slice_codeunits(pc.binary_join(rows.column("data"), "\n"), 0,
-                                             self.options.near_chars)
-            bands, too_short = minhash_bands(prefix.combine_chunks(), self.options)
-            self._bands.append(bands)
-            self._too_short.append(too_short)
+        self.append(compute_keys(rows, self.options))
+
+    def append(self, part: KeyPart) -> None:
+        self.parts.append(part)
+
+    def _joined(self, name: str) -> np.ndarray:
+        return np.concatenate([getattr(part, name) for part in self.parts])
 
     def decide(self) -> Decision:
-        count = sum(len(part) for part in self._exact)
+        count = sum(part.rows for part in self.parts)
         code = np.zeros(count, np.int8)
         duplicate_of = np.arange(count)
         if count == 0 or not self.options.modes:
             return Decision([None] * count, duplicate_of)
         alive = np.ones(count, bool)
         if "exact" in self.options.modes:
-            _mark_first_occurrences(np.concatenate(self._exact), alive, code, duplicate_of, 1)
+            _mark_first_occurrences(self._joined("exact"), alive, code, duplicate_of, 1)
         if "near" in self.options.modes:
             self._mark_near(alive, code, duplicate_of)
         if "opener" in self.options.modes:
-            _mark_first_occurrences(np.concatenate(self._opener), alive, code, duplicate_of, 3)
+            _mark_first_occurrences(self._joined("opener"), alive, code, duplicate_of, 3)
         return Decision([_REASON_CODES[c] for c in code.tolist()], duplicate_of)
 
     def _mark_near(self, alive, code, duplicate_of) -> None:
-        bands = np.concatenate(self._bands)
-        candidates = np.flatnonzero(alive & ~np.concatenate(self._too_short))
+        bands = self._joined("bands")
+        candidates = np.flatnonzero(alive & ~self._joined("too_short"))
         representative = np.arange(len(candidates))
         for band in range(bands.shape[1]):
             representative = np.minimum(representative, _first_index(bands[candidates, band]))

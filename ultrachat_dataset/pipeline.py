@@ -1,4 +1,4 @@
-"""Composes the stages shard by shard: read -> validate -> clean -> langid -> decontaminate -> dedup.
+"""Composes the stages shard by shard: read -> validate -> langid -> clean -> decontaminate -> dedup.
 
 Each stage returns the rows it keeps and the rows it rejects with a reason; the `Report` counts
 both per file and `Report.check()` proves that every line read is accounted for. Two passes:
@@ -10,8 +10,11 @@ stays flat in corpus size but for the dedup keys (~130 bytes a dialogue).
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .clean import CLEAN_REASONS, CLEAN_REPAIRS, CleanOptions, clean
 from .decontaminate import DECONTAMINATE_REASONS, BenchmarkFilter, load_prompts
-from .dedup import DEDUP_REASONS, DedupKeys, DedupOptions
+from .dedup import DEDUP_REASONS, DedupKeys, DedupOptions, KeyPart, compute_keys
 from .langid import filter_languages
 from .read import READ_REASONS, READ_REPAIRS, read_file
 from .rejects import RejectWriter, Report, rejects_from_rows
@@ -97,11 +100,18 @@ def read_validated(inputs: list[InputFile], report: Report, *, odd_turns: str = 
 
 
 def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
-            options: PrepareOptions | None = None, progress: bool = True) -> Report:
+            options: PrepareOptions | None = None, progress: bool = True,
+            workers: int | None = None) -> Report:
     """Run every stage over `inputs`; write `OUT/data/<config>/train-*.parquet`,
-    `OUT/rejects/rejects.parquet` and `OUT/report.json`. Returns the report."""
+    `OUT/rejects/<config>.parquet` and `OUT/report.json`. Returns the report.
+
+    Blocks go through the per-row stages on `workers` threads (default: one a core; the heavy
+    parts are pyarrow, polars and numpy, which run outside the GIL) and are taken back in
+    order, so the output is the same whatever the number of workers.
+    """
     check_config(config)
     options = options or PrepareOptions()
+    workers = workers or min(4, os.cpu_count() or 1)
     out = Path(out_dir)
     spool = out / ".spool"
     shutil.rmtree(spool, ignore_errors=True)
@@ -109,13 +119,26 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     benchmark = BenchmarkFilter(load_prompts(options.decontaminate)) if options.decontaminate else None
     report = Report(options={"config": config, **options.as_dict()})
     keys = DedupKeys(options.dedup)
-    with RejectWriter(out / "rejects" / f"{config}.parquet") as rejects:
+    with RejectWriter(out / "rejects" / f"{config}.parquet") as rejects, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
         spooled = ShardWriter(spool, split="spool", spool=True)
+
+        def take_back(done: Processed) -> None:
+            report.add_repairs(done.source, done.repairs)
+            rejects.write(done.read_rejects)  # counted by read_validated already
+            for table in done.stage_rejects:
+                report.add_rejects(table)
+                rejects.write(table)
+            keys.append(done.keys)
+            spooled.write(done.rows)
+
+        in_flight: deque[Future] = deque()
         for block in read_validated(inputs, report, odd_turns=options.odd_turns, progress=progress):
-            rejects.write(block.rejects)
-            rows = _per_row_stages(block, options, benchmark, report, rejects)
-            keys.add(rows)
-            spooled.write(rows)
+            in_flight.append(pool.submit(_per_row_stages, block, options, benchmark))
+            while len(in_flight) > workers:  # bounded, so memory stays flat
+                take_back(in_flight.popleft().result())
+        while in_flight:
+            take_back(in_flight.popleft().result())
         spool_paths = spooled.close() if spooled.rows else []
         output = ShardWriter(out / "data" / config)
         _write_deduplicated(spool_paths, keys, output, report, rejects, progress)
@@ -126,23 +149,37 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     return report
 
 
-def _per_row_stages(block: Block, options: PrepareOptions, benchmark: BenchmarkFilter | None,
-                    report: Report, rejects: RejectWriter) -> pa.Table:
-    """clean -> langid -> decontaminate on one block; rejects written and counted."""
-    cleaned = clean(block.rows, options.clean)
-    report.add_repairs(block.source, cleaned.repairs)
-    stage_rejects = [cleaned.rejects]
-    rows = cleaned.rows
+@dataclass
+class Processed:
+    """A block after the per-row stages: kept rows, rejects in stage order, repairs, dedup keys."""
+
+    source: str
+    rows: pa.Table
+    read_rejects: pa.Table
+    stage_rejects: list[pa.Table]
+    repairs: Counter
+    keys: KeyPart
+
+
+def _per_row_stages(block: Block, options: PrepareOptions,
+                    benchmark: BenchmarkFilter | None) -> Processed:
+    """langid -> clean -> decontaminate -> dedup keys on one block (pure: runs on a worker).
+
+    Language goes first so that text repair, the slowest step per turn, never runs on dialogues
+    that are dropped for their language anyway.
+    """
+    rows, stage_rejects = block.rows, []
     if options.languages is not None:
         rows, language_rejects, _ = filter_languages(rows, options.languages)
         stage_rejects.append(language_rejects)
+    cleaned = clean(rows, options.clean)
+    rows = cleaned.rows
+    stage_rejects.append(cleaned.rejects)
     if benchmark is not None:
         rows, overlap = benchmark.apply(rows)
         stage_rejects.append(overlap)
-    for table in stage_rejects:
-        report.add_rejects(table)
-        rejects.write(table)
-    return rows
+    return Processed(block.source, rows, block.rejects, stage_rejects, cleaned.repairs,
+                     compute_keys(rows, options.dedup))
 
 
 def _write_deduplicated(spool_paths: list[Path], keys: DedupKeys, output: ShardWriter,

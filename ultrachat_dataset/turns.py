@@ -55,3 +55,19 @@ def flags(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def set_data(rows: pa.Table, data: pa.Array) -> pa.Table:
     return rows.set_column(rows.schema.get_field_index("data"), "data", data)
+
+
+def is_blank(turns: pa.Array) -> np.ndarray:
+    """Turns that are empty or white space only (no copy of the text, unlike trimming)."""
+    return flags(pc.or_(pc.equal(pc.binary_length(turns), 0), pc.utf8_is_space(turns)))
+
+
+def trim_turns(turns: pa.Array) -> pa.Array:
+    """White space trimmed at both ends, copying only the turns that have any there."""
+    edges = pc.binary_join_element_wise(pc.utf8_slice_codeunits(turns, 0, 1),
+                                        pc.utf8_slice_codeunits(turns, -1), "")
+    needs = flags(pc.match_substring_regex(edges, r"[\s\v\x{85}\p{Z}]"))
+    if not needs.any():
+        return turns
+    mask = pa.array(needs)
+    return pc.replace_with_mask(turns, mask, pc.utf8_trim_whitespace(turns.filter(mask)))

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from .errors import ConfigError
 from .read import READ_REASONS
 from .rejects import rejects_from_rows
-from .turns import TurnLayout, flags, set_data
+from .turns import TurnLayout, flags, is_blank, set_data
 
 VALIDATE_REASONS = {
     "missing_id": "`id` is absent, null or empty",
@@ -52,7 +52,7 @@ def validate(rows: pa.Table, odd_turns: str = "trim") -> Validated:
     trim = odd & (odd_turns == "trim")
     # Turn-level checks see every turn but a dangling one that will be trimmed.
     dangling = trim[layout.owner] & (layout.position == lengths[layout.owner] - 1)
-    blank_turn = flags(pc.equal(pc.utf8_trim_whitespace(layout.turns), ""))
+    blank_turn = is_blank(layout.turns)
     rules = [
         ("missing_id", ~flags(pc.not_equal(pc.utf8_trim_whitespace(rows.column("id")), ""))),
         ("data_missing", flags(pc.is_null(rows.column("data")))),
