@@ -2,8 +2,8 @@
 
 langdetect costs about 1.6 ms a call and is random unless seeded; 1.47M calls would take 40
 minutes. Almost all of UltraChat is plain English prose, which is certain from two cheap signals
-computed over the whole batch at once: nearly every letter is ASCII, and common English function
-words make up a large share of the words (French, German or Spanish prose has almost none of
+computed over the whole batch at once: at most 1% of characters are letters beyond ASCII, and common
+English function words make up a large share of the words (French, German or Spanish prose has almost none of
 them). Only the rest (other scripts, accented Latin text, code-heavy or very short dialogues) go to
 langdetect, seeded so the answer never changes between runs. Detection reads the first
 `SAMPLE_CHARS` characters of the dialogue's first three turns.
@@ -22,14 +22,14 @@ from langdetect.lang_detect_exception import LangDetectException
 
 from .rejects import rejects_from_rows
 
-SAMPLE_CHARS = 1000
+SAMPLE_CHARS = 600
 # Frequent English words that are not words of French, German, Spanish, Italian or Portuguese.
 ENGLISH_WORDS = ("the", "and", "of", "to", "is", "that", "it", "for", "with", "are", "this",
                  "be", "you", "have", "what", "can", "how", "which", "will", "your", "they",
                  "their", "from", "by", "or", "an", "at", "more", "about", "would", "should")
 MIN_WORDS = 20  # fewer words than this: too little evidence for the cheap path
 MIN_ENGLISH_SHARE = 0.15  # English prose: ~30% of words are in the list; other languages: < 3%
-MAX_NON_ASCII_SHARE = 0.005  # a curly quote or an accented name is fine; accented prose is not
+MAX_NON_ASCII_LETTERS = 0.01  # of characters: an accented name is fine; accented prose is not
 UNKNOWN = "unknown"
 _SEED = 0
 
@@ -43,14 +43,21 @@ class LanguageResult:
 def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
     samples = pc.utf8_slice_codeunits(pc.binary_join(pc.list_slice(data, 0, 3), "\n"), 0, SAMPLE_CHARS)
     text = pl.from_arrow(samples)
-    # Cheap signals, vectorised: words (spaces + 1), English function words, non-ASCII characters.
+    # Cheap signals, vectorised: words (spaces + 1), English function words, non-ASCII letters.
     words = text.str.count_matches(" ", literal=True).to_numpy() + 1
     english = text.str.to_lowercase().str.count_matches(
         r"\b(?:" + "|".join(ENGLISH_WORDS) + r")\b").to_numpy()
     chars = text.str.len_chars().to_numpy()
-    non_ascii = text.str.len_bytes().to_numpy() - chars  # each non-ASCII char is 2+ bytes
+    # Letters beyond ASCII (typographic quotes, dashes and spaces are not letters), counted only
+    # where the sample has any non-ASCII character at all: rarely.
+    non_ascii = np.zeros(len(chars), np.int64)
+    has_non_ascii = np.flatnonzero(text.str.len_bytes().to_numpy() > chars)
+    if len(has_non_ascii):
+        some = text.gather(has_non_ascii)
+        non_ascii[has_non_ascii] = (some.str.count_matches(r"\p{L}").to_numpy()
+                                    - some.str.count_matches(r"[A-Za-z]").to_numpy())
     cheap = ((words >= MIN_WORDS) & (english >= MIN_ENGLISH_SHARE * words)
-             & (non_ascii <= MAX_NON_ASCII_SHARE * chars))
+             & (non_ascii <= MAX_NON_ASCII_LETTERS * chars))
     languages = np.full(len(words), "en", dtype=object)
     texts = samples.to_pylist() if not cheap.all() else []
     for index in np.flatnonzero(~cheap):
