@@ -44,11 +44,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
         report = prepare(local_inputs(args.config, data_dir), out, args.config,
                          progress=not args.quiet)
         print_report(report, f"{data_dir} (config {args.config!r})")
-        first = next(iter(sorted((out / "data" / args.config).glob("*.parquet"))), None)
+        first = next(iter(sorted((out / "data").glob("*/train-*.parquet"))), None)
         if first is not None and pq.ParquetFile(first).metadata.num_rows:
             print_dialogue(pq.ParquetFile(first).read_row_group(0).slice(0, 1).to_pylist()[0])
         if args.out:
-            print(f"\nwritten to {out}: data/{args.config}/*.parquet, rejects/, report.json")
+            print(f"\nwritten to {out}: README.md (dataset card), data/, rejects/, report.json")
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
@@ -65,8 +65,9 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     report = prepare(local_inputs(args.config, args.data_dir), args.out, args.config, options,
                      progress=not args.quiet)
     print_report(report, f"{args.data_dir} (config {args.config!r})")
-    print(f"\nwritten to {args.out}: data/{args.config}/*.parquet, rejects/{args.config}.parquet, "
-          "report.json")
+    print(f"\nwritten to {args.out}: README.md (dataset card), data/<sector>/<split>-*.parquet, "
+          f"rejects/{args.config}.parquet, report.json\nload it with "
+          f"datasets.load_dataset({str(args.out)!r}, {args.config!r})")
 
 
 def _names(value: str) -> tuple[str, ...]:

@@ -29,9 +29,9 @@ from .dedup import DEDUP_REASONS, DedupKeys, DedupOptions, KeyPart, compute_keys
 from .langid import filter_languages
 from .read import READ_REASONS, READ_REPAIRS, read_file
 from .rejects import RejectWriter, Report, rejects_from_rows
-from .sources import check_config, find_local
+from .sources import SECTORS, check_config, find_local
 from .validate import VALIDATE_REASONS, VALIDATE_REPAIRS, validate
-from .write import ShardWriter, prepared_table
+from .write import TEST_FRACTION, UNLABELLED, DatasetWriter, ShardWriter
 
 REASONS = {**READ_REASONS, **VALIDATE_REASONS, **CLEAN_REASONS, **DEDUP_REASONS,
            **DECONTAMINATE_REASONS}
@@ -58,6 +58,7 @@ class PrepareOptions:
     languages: tuple[str, ...] | None = ("en",)  # None: no language filter (and no detection)
     dedup: DedupOptions = field(default_factory=DedupOptions)
     decontaminate: str | None = None  # a file of benchmark prompts
+    test_fraction: float = TEST_FRACTION
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -115,7 +116,9 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     out = Path(out_dir)
     spool = out / ".spool"
     shutil.rmtree(spool, ignore_errors=True)
-    shutil.rmtree(out / "data" / config, ignore_errors=True)
+    folders = list(SECTORS) if config == "all" else [config]
+    for folder in [*folders, UNLABELLED]:
+        shutil.rmtree(out / "data" / folder, ignore_errors=True)
     benchmark = BenchmarkFilter(load_prompts(options.decontaminate)) if options.decontaminate else None
     report = Report(options={"config": config, **options.as_dict()})
     keys = DedupKeys(options.dedup)
@@ -140,12 +143,14 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
         while in_flight:
             take_back(in_flight.popleft().result())
         spool_paths = spooled.close() if spooled.rows else []
-        output = ShardWriter(out / "data" / config)
+        output = DatasetWriter(out / "data", options.test_fraction)
         _write_deduplicated(spool_paths, keys, output, report, rejects, progress)
-        output.close()
+        output.close([f for f in folders if not _only_unlabelled(inputs)])
     shutil.rmtree(spool, ignore_errors=True)
     report.check()
     report.write(out / "report.json")
+    from .publish import write_card  # publish builds on the pipeline: imported late, no cycle
+    write_card(out, report)
     return report
 
 
@@ -182,7 +187,11 @@ def _per_row_stages(block: Block, options: PrepareOptions,
                      compute_keys(rows, options.dedup))
 
 
-def _write_deduplicated(spool_paths: list[Path], keys: DedupKeys, output: ShardWriter,
+def _only_unlabelled(inputs: list[InputFile]) -> bool:
+    return all(item.sector is None for item in inputs)
+
+
+def _write_deduplicated(spool_paths: list[Path], keys: DedupKeys, output: DatasetWriter,
                         report: Report, rejects: RejectWriter, progress: bool) -> None:
     """Second pass: drop what `keys` decided are duplicates; name the row each duplicates."""
     decision = keys.decide()
@@ -203,7 +212,7 @@ def _write_deduplicated(spool_paths: list[Path], keys: DedupKeys, output: ShardW
                 duplicate = np.array([reason is not None for reason in reasons], bool)
                 kept = rows.filter(pa.array(~duplicate))
                 report.add_kept(kept)
-                output.write(prepared_table(kept))
+                output.write(kept)
                 if duplicate.any():
                     details = [seen[target] for target in decision.duplicate_of[index[duplicate]]]
                     dropped = rejects_from_rows(rows.filter(pa.array(duplicate)), "dedup",

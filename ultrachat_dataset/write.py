@@ -1,14 +1,22 @@
-"""Prepared rows to parquet shards the Hub serves well.
+"""Prepared rows to parquet shards the Hub serves well, one folder a sector, two splits.
 
-Shards of at most `shard_bytes` (about 500 MB), row groups of about `row_group_bytes` (about
-100 MB), zstd, content-defined chunking and the page index on, named
-`<split>-XXXXX-of-YYYYY.parquet`. Writing is streamed: at most one row group sits in memory.
+Layout: `data/<sector>/<split>-XXXXX-of-YYYYY.parquet`, `<sector>` one of world, writing,
+assistance, or `unlabelled` for Hub rows, which carry no sector. Shards of at most `shard_bytes`
+(about 500 MB), row groups of about `row_group_bytes` (about 100 MB), zstd, content-defined
+chunking and the page index on. Writing is streamed: at most one row group a shard sits in memory.
+
+Splits: a dialogue is in `test` when a stable hash (BLAKE2b) of its normalised first user turn
+falls in the first `test_fraction` of the hash range, else in `train`. The split depends on the
+opening prompt alone: reruns, dedup and library upgrades never move a row, and dialogues that
+share a prompt never straddle train and test.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -26,6 +34,53 @@ PREPARED_SCHEMA = pa.schema([
 ])
 SHARD_BYTES = 500 << 20
 ROW_GROUP_BYTES = 100 << 20
+SPLITS = ("train", "test")
+TEST_FRACTION = 0.01
+UNLABELLED = "unlabelled"  # the folder of rows whose sector is unknown (the Hub copy)
+
+
+def is_test(rows: pa.Table, test_fraction: float = TEST_FRACTION) -> np.ndarray:
+    """Which rows go to `test`: by a stable hash of the normalised opening user turn."""
+    openers = pc.list_element(rows.column("data"), 0).to_pylist()
+    limit = int(test_fraction * 2**64)
+    return np.array([int.from_bytes(hashlib.blake2b(" ".join(text.lower().split()).encode(),
+                                                    digest_size=8).digest(), "big") < limit
+                     for text in openers], bool)
+
+
+class DatasetWriter:
+    """Routes prepared rows to one `ShardWriter` per (sector folder, split)."""
+
+    def __init__(self, data_dir: str | Path, test_fraction: float = TEST_FRACTION, **shard_options):
+        self.data_dir = Path(data_dir)
+        self.test_fraction = test_fraction
+        self.shard_options = shard_options
+        self.writers: dict[tuple[str, str], ShardWriter] = {}
+
+    def write(self, rows: pa.Table) -> None:
+        """`rows` with `data` (not yet `messages`)."""
+        if rows.num_rows == 0:
+            return
+        test = is_test(rows, self.test_fraction)
+        folders = pc.fill_null(rows.column("sector"), UNLABELLED)
+        for folder in pc.unique(folders).to_pylist():
+            in_folder = pc.equal(folders, folder).to_numpy(zero_copy_only=False)
+            for split, chosen in (("train", in_folder & ~test), ("test", in_folder & test)):
+                if chosen.any():
+                    self._writer(folder, split).write(prepared_table(rows.filter(pa.array(chosen))))
+
+    def _writer(self, folder: str, split: str) -> ShardWriter:
+        if (folder, split) not in self.writers:
+            self.writers[(folder, split)] = ShardWriter(self.data_dir / folder, split,
+                                                        **self.shard_options)
+        return self.writers[(folder, split)]
+
+    def close(self, folders: list[str]) -> dict[tuple[str, str], list[Path]]:
+        """Finish every shard; each folder asked for gets both splits, even an empty one."""
+        for folder in folders:
+            for split in SPLITS:
+                self._writer(folder, split)
+        return {key: writer.close() for key, writer in sorted(self.writers.items())}
 
 
 def prepared_table(rows: pa.Table) -> pa.Table:

@@ -1,0 +1,175 @@
+"""`load_dataset("ultrachat", config)` as users type it: the builder on this `datasets`, the
+published script-free folder (offline, streaming too), and the loading script on datasets 3.6."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from huggingface_hub import DatasetCard
+
+import ultrachat_dataset
+from ultrachat_dataset.errors import ConfigError
+from ultrachat_dataset.pipeline import local_inputs, prepare
+from ultrachat_dataset.sources import CONFIGS
+from ultrachat_dataset.synth import DEFECTS, synthesize
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release")
+    synthesize(out, dialogues=1200, seed=8, length_scale=0.25,
+               defect_rates={kind: 0.01 for kind in DEFECTS})
+    return out
+
+
+@pytest.fixture(scope="module")
+def published(release, tmp_path_factory):
+    """`ultrachat prepare all --out <parent>/ultrachat`: the folder users load by name."""
+    parent = tmp_path_factory.mktemp("hub")
+    prepare(local_inputs("all", release), parent / "ultrachat", "all", progress=False)
+    return parent / "ultrachat"
+
+
+def run_python(code: str, cwd: Path, python: str = sys.executable, **env) -> dict:
+    """Run `code` in a fresh interpreter, offline; it prints one JSON line last."""
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                   "HF_HOME": str(cwd / ".hf"), **env}
+    result = subprocess.run([python, "-c", code], cwd=cwd, capture_output=True, text=True,
+                            env=environment, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_builder_for_every_config_matches_its_report(release, tmp_path, config):
+    ds = ultrachat_dataset.load_dataset(config, source="local", data_dir=str(release),
+                                        cache_dir=str(tmp_path))
+    report_path = next((tmp_path / "ultrachat_prepared").glob("*/report.json"))
+    report = json.loads(report_path.read_text())
+    assert ds["train"].num_rows + ds["test"].num_rows == report["kept"] > 0
+    assert ds["test"].num_rows > 0
+    sectors = set(ds["train"]["sector"])
+    assert sectors == ({"world", "writing", "assistance"} if config == "all" else {config})
+    first = ds["train"][0]["messages"]
+    assert [m["role"] for m in first[:2]] == ["user", "assistant"]
+
+
+def test_builder_streams(release, tmp_path):
+    stream = ultrachat_dataset.load_dataset("world", split="train", streaming=True, source="local",
+                                            data_dir=str(release), cache_dir=str(tmp_path))
+    rows = list(stream)
+    assert rows and {row["sector"] for row in rows} == {"world"}
+
+
+def test_published_folder_loads_offline_by_name_for_every_config(published):
+    card = DatasetCard.load(published / "README.md").data.to_dict()
+    expected = {info["config_name"]: {s["name"]: s["num_examples"] for s in info["splits"]}
+                for info in card["dataset_info"]}
+    code = """
+import datasets, json
+out = {}
+for config in ("all", "world", "writing", "assistance"):
+    ds = datasets.load_dataset("ultrachat", config)
+    stream = datasets.load_dataset("ultrachat", config, split="train", streaming=True)
+    out[config] = {"train": ds["train"].num_rows, "test": ds["test"].num_rows,
+                   "streamed": sum(1 for _ in stream), "columns": ds["train"].column_names}
+print(json.dumps(out))
+"""
+    loaded = run_python(code, published.parent)
+    assert set(loaded) == set(expected) == set(CONFIGS)
+    for config, counts in loaded.items():
+        assert {"train": counts["train"], "test": counts["test"]} == expected[config]
+        assert counts["streamed"] == counts["train"]
+        assert counts["columns"] == ["id", "sector", "source", "line", "messages", "num_exchanges",
+                                     "language"]
+    default = run_python("import datasets, json; ds = datasets.load_dataset('ultrachat'); "
+                         "print(json.dumps(ds['train'].num_rows))", published.parent)
+    assert default == expected["all"]["train"]
+
+
+def test_card_yaml_matches_the_parquet_files(published):
+    card = DatasetCard.load(published / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "mit" and data["language"] == ["en"]
+    assert [c["config_name"] for c in data["configs"]] == ["all", "assistance", "world", "writing"]
+    assert [c.get("default", False) for c in data["configs"]] == [True, False, False, False]
+    infos = {info["config_name"]: info for info in data["dataset_info"]}
+    for config in data["configs"]:
+        for entry in config["data_files"]:
+            patterns = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
+            files = [p for pattern in patterns for p in published.glob(pattern)]
+            assert files, pattern
+            rows = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
+            split = next(s for s in infos[config["config_name"]]["splits"] if s["name"] == entry["split"])
+            assert split["num_examples"] == rows
+    report = json.loads((published / "report.json").read_text())
+    assert f"{report['lines']} lines read" in card.text
+    for reason, count in report["rejected"].items():
+        assert f"| `{reason}` | {count} |" in card.text
+
+
+def test_publishing_twice_gives_identical_files(release, tmp_path):
+    digests = []
+    for name in ("one", "two"):
+        prepare(local_inputs("all", release), tmp_path / name, "all", progress=False)
+        digests.append({str(p.relative_to(tmp_path / name)): hashlib.sha256(p.read_bytes()).hexdigest()
+                        for p in sorted((tmp_path / name).rglob("*")) if p.is_file()})
+    assert digests[0] == digests[1]
+    assert "README.md" in digests[0]
+
+
+@pytest.mark.parametrize("config, options, message", [
+    ("chat", {}, "unknown config 'chat'"),
+    ("writing", {"source": "local"}, "source='local' needs data_dir"),
+    ("writing", {"source": "local", "data_dir": "x", "filters": ("typo",)}, "unknown filter typo"),
+    ("writing", {"colour": "red"}, "unknown option colour"),
+    ("writing", {"source": "ftp"}, "unknown source 'ftp'"),
+])
+def test_bad_options_are_one_clear_error_each(tmp_path, config, options, message):
+    with pytest.raises(ConfigError, match=message):
+        ultrachat_dataset.load_dataset(config, cache_dir=str(tmp_path), **options)
+
+
+@pytest.fixture(scope="module")
+def datasets_36(tmp_path_factory):
+    """A virtual environment with datasets 3.6 and this package, made by uv."""
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv is needed to build the datasets 3.6 environment (pip install uv)"
+    venv = tmp_path_factory.mktemp("datasets36") / "venv"
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([uv, "pip", "install", "-q", "--python", python, "datasets==3.6.0",
+                    "huggingface_hub<1.0", "-e", str(REPO)], check=True)
+    return python
+
+
+def test_loading_script_works_on_datasets_3_6(datasets_36, release, tmp_path):
+    code = f"""
+import datasets, json
+assert datasets.__version__ == "3.6.0"
+ds = datasets.load_dataset({str(REPO / "loading_script.py")!r}, "writing", trust_remote_code=True,
+                           source="local", data_dir={str(release)!r})
+print(json.dumps({{"train": ds["train"].num_rows, "test": ds["test"].num_rows,
+                  "sectors": sorted(set(ds["train"]["sector"]))}}))
+"""
+    loaded = run_python(code, tmp_path, python=datasets_36)
+    direct = ultrachat_dataset.load_dataset("writing", source="local", data_dir=str(release),
+                                            cache_dir=str(tmp_path / "direct"))
+    assert loaded == {"train": direct["train"].num_rows, "test": direct["test"].num_rows,
+                      "sectors": ["writing"]}
+
+
+def test_script_free_folder_also_loads_on_datasets_3_6(datasets_36, published):
+    code = "import datasets, json; ds = datasets.load_dataset('ultrachat', 'writing'); " \
+           "print(json.dumps(ds['train'].num_rows))"
+    rows = run_python(code, published.parent, python=datasets_36)
+    assert rows == sum(pq.ParquetFile(p).metadata.num_rows
+                       for p in (published / "data" / "writing").glob("train-*.parquet"))

@@ -1,0 +1,136 @@
+"""A `datasets` builder over the pipeline, for any `datasets` version (3.6 to 5.x).
+
+    builder = UltraChat(config_name="writing", source="local", data_dir="release/")
+    builder.download_and_prepare(); builder.as_dataset()
+
+The builder stays thin, like `datasets`' packaged parquet builder: `_split_generators` runs the
+pipeline (`pipeline.prepare`) into a folder of the builder's cache, and `_generate_tables` yields
+that folder's parquet row groups as Arrow tables. Every option of the pipeline is a config field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+
+from .clean import DEFAULT_FILTERS, CleanOptions
+from .dedup import DEFAULT_DEDUP, DedupOptions
+from .errors import ConfigError
+from .pipeline import PrepareOptions, local_inputs, prepare
+from .publish import CONFIG_DESCRIPTIONS, dataset_features, folder_configs
+from .sources import CONFIGS
+from .write import SPLITS, TEST_FRACTION
+
+SOURCES = ("auto", "local", "tsinghua", "hub")
+_Key = getattr(datasets.builder, "Key", None)  # datasets >= 4 keys tables with Key(shard, batch)
+
+
+@dataclass
+class UltraChatConfig(datasets.BuilderConfig):
+    """A config (`all`, `world`, `writing`, `assistance`) and the pipeline's options."""
+
+    source: str = "auto"
+    odd_turns: str = "trim"
+    fix_text: bool = True
+    filters: tuple[str, ...] = DEFAULT_FILTERS
+    languages: tuple[str, ...] | None = ("en",)
+    dedup: tuple[str, ...] = DEFAULT_DEDUP
+    near_chars: int = 2000
+    min_exchanges: int | None = None
+    max_exchanges: int | None = None
+    min_chars: int | None = None
+    max_chars: int | None = None
+    decontaminate: str | None = None
+    test_fraction: float = TEST_FRACTION
+
+    def prepare_options(self) -> PrepareOptions:
+        """The pipeline options; raises `ConfigError` on a bad value (unknown filter, ...)."""
+        if self.source not in SOURCES:
+            raise ConfigError(f"unknown source {self.source!r}: choose from {', '.join(SOURCES)}")
+        return PrepareOptions(
+            odd_turns=self.odd_turns,
+            clean=CleanOptions(fix_text=self.fix_text, filters=tuple(self.filters),
+                               min_exchanges=self.min_exchanges, max_exchanges=self.max_exchanges,
+                               min_chars=self.min_chars, max_chars=self.max_chars),
+            languages=None if self.languages is None else tuple(self.languages),
+            dedup=DedupOptions(modes=tuple(self.dedup), near_chars=self.near_chars),
+            decontaminate=self.decontaminate, test_fraction=self.test_fraction)
+
+
+class UltraChat(datasets.ArrowBasedBuilder):
+    """UltraChat (thunlp): cleaned, verified, deduplicated multi-turn dialogues."""
+
+    BUILDER_CONFIG_CLASS = UltraChatConfig
+    BUILDER_CONFIGS = [UltraChatConfig(name=name, description=CONFIG_DESCRIPTIONS[name])
+                       for name in CONFIGS]
+    DEFAULT_CONFIG_NAME = "all"
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description="UltraChat: multi-turn instructional dialogues, cleaned and deduplicated.",
+            features=dataset_features(), homepage="https://github.com/thunlp/UltraChat",
+            license="mit", citation=CITATION)
+
+    def _split_generators(self, dl_manager):
+        options = self.config.prepare_options()
+        inputs = local_inputs(self.config.name, self._data_dir_or_fail())
+        out = Path(self._cache_dir_root) / "ultrachat_prepared" / self.config_id
+        prepare(inputs, out, self.config.name, options, progress=True)
+        folders = folder_configs(out).get(self.config.name, [])
+        return [datasets.SplitGenerator(
+            name=split, gen_kwargs={"files": sorted(str(p) for folder in folders for p in
+                                                    (out / "data" / folder).glob(f"{split}-*.parquet"))})
+            for split in SPLITS]
+
+    def _data_dir_or_fail(self) -> str:
+        source, data_dir = self.config.source, self.config.data_dir
+        if source in ("local", "auto") and data_dir:
+            return data_dir
+        if source == "local":
+            raise ConfigError("source='local' needs data_dir=DIR holding the release files "
+                              "(e.g. ultrachat_release_230407.json)")
+        raise ConfigError(f"source={source!r}: downloading the release is not in this version yet; "
+                          "download the files yourself and pass source='local', data_dir=DIR")
+
+    def _generate_tables(self, files):
+        schema = self.info.features.arrow_schema
+        for file_index, path in enumerate(files):
+            parquet = pq.ParquetFile(path)
+            for group in range(parquet.num_row_groups):
+                table = parquet.read_row_group(group).cast(schema)
+                key = _Key(file_index, group) if _Key else f"{file_index}_{group}"
+                yield key, table
+
+
+CITATION = """@article{ding2023enhancing,
+  title={Enhancing Chat Language Models by Scaling High-quality Instructional Conversations},
+  author={Ding, Ning and Chen, Yulin and Xu, Bokai and Qin, Yujia and Zheng, Zhi and Hu, Shengding
+          and Liu, Zhiyuan and Sun, Maosong and Zhou, Bowen},
+  journal={arXiv preprint arXiv:2305.14233},
+  year={2023}
+}"""
+
+
+def load_dataset(config: str = "all", split: str | None = None, streaming: bool = False,
+                 cache_dir: str | None = None, **options):
+    """UltraChat through the builder, on any `datasets` version.
+
+    `options` are `UltraChatConfig` fields (`source`, `data_dir`, `filters`, `languages`,
+    `dedup`, ...). Returns a `DatasetDict` (or a `Dataset` for one `split`), or an
+    `IterableDataset(Dict)` when `streaming`.
+    """
+    if config not in CONFIGS:
+        raise ConfigError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
+    unknown = sorted(set(options) - set(UltraChatConfig.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"unknown option {', '.join(unknown)}: choose from " + ", ".join(
+            UltraChatConfig.__dataclass_fields__))
+    builder = UltraChat(config_name=config, cache_dir=cache_dir, **options)
+    builder.config.prepare_options()  # bad option values fail here, before any work
+    if streaming:
+        return builder.as_streaming_dataset(split=split)
+    builder.download_and_prepare()
+    return builder.as_dataset(split=split)

@@ -1,0 +1,143 @@
+"""The script-free dataset folder: parquet shards (written by the pipeline) and the dataset card.
+
+The card's YAML holds `configs:` (one a sector, and `all` as default when the folder holds the
+whole release) and `dataset_info:` from the real features and split sizes, so that
+`datasets.load_dataset("<folder>", "writing")` works with no script, offline too. YAML is built
+with `huggingface_hub.DatasetCardData` and `datasets`' own metadata classes; the body is rendered
+from `cards/template.md`.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata, resources
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+from datasets.info import DatasetInfo, DatasetInfosDict
+from datasets.splits import SplitDict, SplitInfo
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from .pipeline import REPAIR_KINDS, describe_reason
+from .rejects import Report
+from .sources import ALL_FILES, SECTORS
+from .write import SPLITS, UNLABELLED
+
+CONFIG_DESCRIPTIONS = {
+    "all": "every sector (and the Hub copy's unlabelled rows, if that was the source)",
+    "world": "Questions about the World",
+    "writing": "Writing and Creation",
+    "assistance": "Assistance on Existent Materials",
+}
+
+
+def dataset_features() -> datasets.Features:
+    message = {"role": datasets.Value("string"), "content": datasets.Value("string")}
+    # datasets >= 4 has `List`; 3.x spells a list of structs as a one-item Python list.
+    messages = datasets.List(message) if hasattr(datasets, "List") else [message]
+    return datasets.Features({
+        "id": datasets.Value("string"),
+        "sector": datasets.Value("string"),
+        "source": datasets.Value("string"),
+        "line": datasets.Value("int64"),
+        "messages": messages,
+        "num_exchanges": datasets.Value("int32"),
+        "language": datasets.Value("string"),
+    })
+
+
+def folder_configs(out_dir: str | Path) -> dict[str, list[str]]:
+    """config name -> the sector folders it reads. `all` when the folder holds the whole release."""
+    data = Path(out_dir) / "data"
+    present = [name for name in (*SECTORS, UNLABELLED) if (data / name).is_dir()]
+    configs = {sector: [sector] for sector in SECTORS if sector in present}
+    if UNLABELLED in present or set(SECTORS) <= set(present):
+        configs = {"all": present, **configs}
+    return configs
+
+
+def data_files(folders: list[str], split: str) -> str | list[str]:
+    paths = [f"data/{folder}/{split}-*.parquet" for folder in folders]
+    return paths[0] if len(paths) == 1 else paths
+
+
+def split_sizes(out_dir: Path, folders: list[str]) -> dict[str, tuple[int, int, int]]:
+    """split -> (examples, uncompressed bytes, file bytes) over the folders' shards."""
+    sizes = {}
+    for split in SPLITS:
+        files = [path for folder in folders
+                 for path in sorted((out_dir / "data" / folder).glob(f"{split}-*.parquet"))]
+        metas = [pq.ParquetFile(p).metadata for p in files]
+        sizes[split] = (sum(m.num_rows for m in metas),
+                        sum(m.row_group(i).total_byte_size for m in metas for i in range(m.num_row_groups)),
+                        sum(p.stat().st_size for p in files))
+    return sizes
+
+
+def card_template_path() -> Path:
+    """`cards/template.md`: inside the installed package, or at the root of a source checkout."""
+    packaged = Path(str(resources.files("ultrachat_dataset"))) / "cards" / "template.md"
+    checkout = Path(__file__).resolve().parent.parent / "cards" / "template.md"
+    return packaged if packaged.is_file() else checkout
+
+
+def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat") -> Path:
+    out = Path(out_dir)
+    configs = folder_configs(out)
+    default = "all" if "all" in configs else next(iter(configs))
+    card_data = DatasetCardData(
+        pretty_name="UltraChat (cleaned and deduplicated)", license="mit", language=["en"],
+        task_categories=["text-generation"], tags=["chat", "sft", "multi-turn", "synthetic"],
+        size_categories=[_size_category(report.totals().kept)])
+    infos, config_rows = {}, []
+    for name, folders in configs.items():
+        sizes = split_sizes(out, folders)
+        splits = SplitDict()
+        for split, (examples, num_bytes, _) in sizes.items():
+            splits.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=examples))
+        infos[name] = DatasetInfo(features=dataset_features(), splits=splits,
+                                  download_size=sum(s[2] for s in sizes.values()),
+                                  dataset_size=sum(s[1] for s in sizes.values()))
+        config_rows.append({"name": name, "default": name == default, "train": sizes["train"][0],
+                            "test": sizes["test"][0], "description": CONFIG_DESCRIPTIONS[name]})
+    MetadataConfigs({name: {"data_files": [{"split": split, "path": data_files(folders, split)}
+                                           for split in SPLITS],
+                            **({"default": True} if name == default else {})}
+                     for name, folders in configs.items()}).to_dataset_card_data(card_data)
+    DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    card = DatasetCard.from_template(card_data, template_path=str(card_template_path()),
+                                     **_body_variables(report, config_rows, repo_id, default))
+    path = out / "README.md"
+    card.save(path)
+    return path
+
+
+def _body_variables(report: Report, config_rows: list[dict], repo_id: str, default: str) -> dict:
+    totals = report.totals()
+    sectors = {f.name: f.sector or "none (Hub copy)" for f in ALL_FILES}
+    return {
+        "library_version": metadata.version("ultrachat-dataset"),
+        "repo_id": repo_id,
+        "example_config": "writing" if any(r["name"] == "writing" for r in config_rows) else default,
+        "config_rows": config_rows,
+        "test_percent": f"{100 * report.options.get('test_fraction', 0.01):g}",
+        "source_rows": [{"name": name, "sector": sectors.get(name, "?"), "lines": f.lines,
+                         "kept": f.kept} for name, f in sorted(report.files.items())],
+        "lines_read": totals.lines, "kept": totals.kept,
+        "rejected_total": sum(totals.rejected.values()),
+        "reject_rows": [{"reason": r, "count": n, "meaning": describe_reason(r)}
+                        for r, n in totals.rejected.most_common()],
+        "repair_rows": [{"reason": r, "count": n, "meaning": REPAIR_KINDS.get(r, "")}
+                        for r, n in totals.repaired.most_common()],
+        "options": json.dumps(report.options, sort_keys=True, default=str),
+    }
+
+
+def _size_category(rows: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if rows < limit:
+            return label
+    return "10M<n<100M"
