@@ -106,7 +106,7 @@ def test_card_yaml_matches_the_parquet_files(published):
         for entry in config["data_files"]:
             patterns = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
             files = [p for pattern in patterns for p in published.glob(pattern)]
-            assert files, pattern
+            assert files, patterns
             rows = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
             split = next(s for s in infos[config["config_name"]]["splits"] if s["name"] == entry["split"])
             assert split["num_examples"] == rows
