@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from fake_hub import FakeHub
 from huggingface_hub import DatasetCard
 
 import ultrachat_dataset
@@ -173,3 +174,30 @@ def test_script_free_folder_also_loads_on_datasets_3_6(datasets_36, published):
     rows = run_python(code, published.parent, python=datasets_36)
     assert rows == sum(pq.ParquetFile(p).metadata.num_rows
                        for p in (published / "data" / "writing").glob("train-*.parquet"))
+
+
+def test_push_uploads_the_folder_to_the_hub_endpoint(published):
+    with FakeHub() as hub:
+        result = subprocess.run(
+            [sys.executable, "-m", "ultrachat_dataset.cli", "push", "--repo", "org/ultrachat",
+             "--folder", str(published)], capture_output=True, text=True, timeout=120, check=False,
+            env={**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_secret_token_123",
+                 "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(published.parent / ".hf-push")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "hf_secret_token_123" not in result.stdout + result.stderr
+    local = {str(p.relative_to(published)): p.read_bytes() for p in published.rglob("*") if p.is_file()}
+    assert hub.files == local
+    assert [c["config_name"] for c in hub.card_metadata["configs"]] == ["all", "assistance", "world",
+                                                                        "writing"]
+    assert hub.repos[0]["name"] == "ultrachat" and hub.repos[0]["type"] == "dataset"
+    assert all(headers.get("authorization") == "Bearer hf_secret_token_123" or
+               headers.get("Authorization") == "Bearer hf_secret_token_123"
+               for _, _, headers in hub.requests)
+
+
+def test_push_refuses_a_folder_that_is_not_prepared(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", "push", "--repo", "a/b",
+                             "--folder", str(tmp_path), "--dry-run"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "is not a prepared dataset folder" in result.stderr

@@ -70,6 +70,19 @@ def cmd_prepare(args: argparse.Namespace) -> None:
           f"datasets.load_dataset({str(args.out)!r}, {args.config!r})")
 
 
+def cmd_push(args: argparse.Namespace) -> None:
+    from .publish import push_folder  # imports datasets: only when pushing
+
+    files = push_folder(args.folder, args.repo, private=args.private, revision=args.revision,
+                        dry_run=args.dry_run)
+    size = sum((args.folder / name).stat().st_size for name in files)
+    verb = "would upload" if args.dry_run else "uploaded"
+    print(f"{verb} {len(files)} files ({size / 1e6:.1f} MB) from {args.folder} to dataset repo "
+          f"{args.repo}:")
+    for name in files:
+        print(f"  {name}")
+
+
 def _names(value: str) -> tuple[str, ...]:
     """A comma-separated list option; 'none' is the empty list."""
     return () if value.strip() == "none" else tuple(n.strip() for n in value.split(",") if n.strip())
@@ -175,6 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="benchmark prompts (text or JSON Lines): drop dialogues that contain one")
     prep.add_argument("--quiet", action="store_true", help="no progress bars")
     prep.set_defaults(run=cmd_prepare)
+    push = commands.add_parser("push", help="upload a prepared folder to the Hugging Face Hub",
+                               description="Upload a folder written by `prepare` as a dataset repo. "
+                               "Endpoint and token come from HF_ENDPOINT and HF_TOKEN (or your "
+                               "`hf auth login`); the token is never printed.")
+    push.add_argument("--repo", required=True, metavar="ORG/NAME", help="the dataset repo")
+    push.add_argument("--folder", type=Path, default=Path("ultrachat"),
+                      help="the prepared folder (default: ./ultrachat)")
+    push.add_argument("--private", action="store_true", help="create the repo private")
+    push.add_argument("--revision", help="branch to push to (default: main)")
+    push.add_argument("--dry-run", action="store_true", help="list what would be uploaded")
+    push.set_defaults(run=cmd_push)
     return parser
 
 

@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub import DatasetCard, DatasetCardData, HfApi
 
+from .errors import ConfigError
 from .pipeline import REPAIR_KINDS, describe_reason
 from .rejects import Report
 from .sources import ALL_FILES, SECTORS
@@ -141,3 +142,28 @@ def _size_category(rows: int) -> str:
         if rows < limit:
             return label
     return "10M<n<100M"
+
+
+# Files of the folder that are not the dataset: the spool of an interrupted run.
+PUSH_IGNORE = [".spool/**", "**/.*.partial"]
+
+
+def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
+                dry_run: bool = False, token: str | None = None) -> list[str]:
+    """Upload a prepared folder as a dataset repo with `huggingface_hub` (endpoint, token and
+    offline mode from the usual HF_* variables). Returns the files uploaded (or that would be)."""
+    folder = Path(folder)
+    if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
+        raise ConfigError(f"{folder} is not a prepared dataset folder (no README.md and data/): "
+                          "run `ultrachat prepare ... --out FOLDER` first")
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                   if p.is_file() and not any(p.match(pattern) for pattern in PUSH_IGNORE)
+                   and ".spool" not in p.parts)
+    if dry_run:
+        return files
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                      revision=revision, ignore_patterns=PUSH_IGNORE,
+                      commit_message="Upload UltraChat prepared by ultrachat-dataset")
+    return files
