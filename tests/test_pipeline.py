@@ -99,7 +99,7 @@ def test_accounting_holds_through_every_stage(corpus, prepared):
     for name, counts in written["files"].items():
         assert counts["lines"] == manifest[name]["lines"]
         assert counts["lines"] == counts["kept"] + sum(counts["rejected"].values())
-    rows = pq.read_table(out / "data" / "all").num_rows
+    rows = pq.read_table(out / "data").num_rows
     rejects = pq.read_table(out / "rejects" / "all.parquet").num_rows
     assert rows == written["kept"] and rejects == sum(written["rejected"].values())
 
@@ -107,7 +107,7 @@ def test_accounting_holds_through_every_stage(corpus, prepared):
 def test_duplicates_name_the_kept_dialogue_they_duplicate(prepared):
     out, _ = prepared
     kept = {(r["source"], r["line"]) for r in
-            pq.read_table(out / "data" / "all", columns=["source", "line"]).to_pylist()}
+            pq.read_table(out / "data", columns=["source", "line"]).to_pylist()}
     rejects = pq.read_table(out / "rejects" / "all.parquet").to_pylist()
     duplicates = [r for r in rejects if r["stage"] == "dedup"]
     assert duplicates
@@ -117,7 +117,7 @@ def test_duplicates_name_the_kept_dialogue_they_duplicate(prepared):
 
 
 def test_output_rows_are_english_messages_with_sectors(prepared):
-    table = pq.read_table(prepared[0] / "data" / "all")
+    table = pq.read_table(prepared[0] / "data")
     row = table.slice(0, 1).to_pylist()[0]
     assert row["sector"] in {"world", "writing", "assistance"}
     assert [m["role"] for m in row["messages"]][:2] == ["user", "assistant"]

@@ -15,7 +15,7 @@ from .clean import DEFAULT_FILTERS, FILTERS, CleanOptions
 from .dedup import DEDUP_MODES, DEFAULT_DEDUP, DedupOptions
 from .errors import ConfigError, UltraChatError
 from .pipeline import REPAIR_KINDS, PrepareOptions, describe_reason, local_inputs, prepare
-from .rejects import Report
+from .rejects import Report, by_count
 from .sources import CONFIGS
 from .synth import DEFECTS, FILE_DEFECTS, SynthOptions, parse_defect_rates, synthesize
 from .validate import ODD_TURN_POLICIES
@@ -101,7 +101,7 @@ def print_report(report: Report, title: str) -> None:
                                        ("repaired and kept", totals.repaired, REPAIR_KINDS.get)):
         if counter:
             print(f"\n{heading}:")
-            for reason, count in counter.most_common():
+            for reason, count in by_count(counter):
                 print(f"  {reason:<22} {count:>7}  {describe(reason) or ''}")
 
 

@@ -22,7 +22,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, HfApi
 
 from .errors import ConfigError
 from .pipeline import REPAIR_KINDS, describe_reason
-from .rejects import Report
+from .rejects import Report, by_count
 from .sources import ALL_FILES, SECTORS
 from .write import SPLITS, UNLABELLED
 
@@ -129,9 +129,9 @@ def _body_variables(report: Report, config_rows: list[dict], repo_id: str, defau
         "lines_read": totals.lines, "kept": totals.kept,
         "rejected_total": sum(totals.rejected.values()),
         "reject_rows": [{"reason": r, "count": n, "meaning": describe_reason(r)}
-                        for r, n in totals.rejected.most_common()],
+                        for r, n in by_count(totals.rejected)],
         "repair_rows": [{"reason": r, "count": n, "meaning": REPAIR_KINDS.get(r, "")}
-                        for r, n in totals.repaired.most_common()],
+                        for r, n in by_count(totals.repaired)],
         "options": json.dumps(report.options, sort_keys=True, default=str),
     }
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import UltraChatError
@@ -128,7 +127,9 @@ class Report:
 def _count_pairs(table: pa.Table, *keys: str) -> list[tuple[tuple, int]]:
     if table.num_rows == 0:
         return []
-    grouped = table.select(list(keys)).group_by(list(keys)).aggregate([([], "count_all")])
+    # Single-threaded grouping keeps groups in order of first appearance: deterministic counts.
+    grouped = table.select(list(keys)).group_by(list(keys), use_threads=False).aggregate(
+        [([], "count_all")])
     columns = [grouped.column(k).to_pylist() for k in keys]
     return list(zip(zip(*columns), grouped.column("count_all").to_pylist()))
 
@@ -157,8 +158,7 @@ class RejectWriter:
         self.close()
 
 
-def reason_counts(rejects: pa.Table) -> dict[str, int]:
-    if rejects.num_rows == 0:
-        return {}
-    counts = pc.value_counts(rejects.column("reason")).to_pylist()
-    return {item["values"]: item["counts"] for item in counts}
+def by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Most frequent first, ties by name: the same order on every run."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
