@@ -11,13 +11,14 @@ langdetect, seeded so the answer never changes between runs. Detection reads the
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from langdetect import DetectorFactory, detect
+from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 from .rejects import rejects_from_rows
@@ -31,7 +32,8 @@ MIN_WORDS = 20  # fewer words than this: too little evidence for the cheap path
 MIN_ENGLISH_SHARE = 0.15  # English prose: ~30% of words are in the list; other languages: < 3%
 MAX_NON_ASCII_LETTERS = 0.01  # of characters: an accented name is fine; accented prose is not
 UNKNOWN = "unknown"
-_SEED = 0
+DetectorFactory.seed = 0  # each detector seeds its own generator with this: deterministic
+_FACTORY_LOCK = threading.Lock()
 
 
 @dataclass
@@ -66,12 +68,21 @@ def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
 
 
 def detect_language(text: str | None) -> str:
-    """langdetect's answer for one text, the same on every run."""
-    DetectorFactory.seed = _SEED
+    """langdetect's answer for one text, the same on every run and on any thread."""
+    detector = _detector_factory().create()
+    detector.append(text or "")
     try:
-        return detect(text or "")
+        return detector.detect()
     except LangDetectException:
         return UNKNOWN
+
+
+def _detector_factory() -> detector_factory.DetectorFactory:
+    # langdetect loads its profiles on first use into a global; two threads doing that at once
+    # see a half-loaded list and answer differently, so the loading is done once, under a lock.
+    with _FACTORY_LOCK:
+        detector_factory.init_factory()
+    return detector_factory._factory
 
 
 def filter_languages(rows: pa.Table, keep: tuple[str, ...]) -> tuple[pa.Table, pa.Table, LanguageResult]:
