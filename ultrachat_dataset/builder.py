@@ -18,13 +18,13 @@ import pyarrow.parquet as pq
 
 from .clean import DEFAULT_FILTERS, CleanOptions
 from .dedup import DEFAULT_DEDUP, DedupOptions
+from .download import SOURCES, DownloadOptions, release_inputs
 from .errors import ConfigError
-from .pipeline import PrepareOptions, local_inputs, prepare
+from .pipeline import PrepareOptions, prepare
 from .publish import CONFIG_DESCRIPTIONS, dataset_features, folder_configs
 from .sources import CONFIGS
 from .write import SPLITS, TEST_FRACTION
 
-SOURCES = ("auto", "local", "tsinghua", "hub")
 _Key = getattr(datasets.builder, "Key", None)  # datasets >= 4 keys tables with Key(shard, batch)
 
 
@@ -50,6 +50,9 @@ class UltraChatConfig(datasets.BuilderConfig):
         """The pipeline options; raises `ConfigError` on a bad value (unknown filter, ...)."""
         if self.source not in SOURCES:
             raise ConfigError(f"unknown source {self.source!r}: choose from {', '.join(SOURCES)}")
+        if self.source == "local" and not self.data_dir:
+            raise ConfigError("source='local' needs data_dir=DIR holding the release files "
+                              "(e.g. ultrachat_release_230407.json)")
         return PrepareOptions(
             odd_turns=self.odd_turns,
             clean=CleanOptions(fix_text=self.fix_text, filters=tuple(self.filters),
@@ -76,7 +79,8 @@ class UltraChat(datasets.ArrowBasedBuilder):
 
     def _split_generators(self, dl_manager):
         options = self.config.prepare_options()
-        inputs = local_inputs(self.config.name, self._data_dir_or_fail())
+        data_dir = self.config.data_dir or Path(self._cache_dir_root) / "ultrachat_release"
+        inputs = release_inputs(self.config.name, data_dir, DownloadOptions(source=self.config.source))
         out = Path(self._cache_dir_root) / "ultrachat_prepared" / self.config_id
         prepare(inputs, out, self.config.name, options, progress=True)
         folders = folder_configs(out).get(self.config.name, [])
@@ -84,16 +88,6 @@ class UltraChat(datasets.ArrowBasedBuilder):
             name=split, gen_kwargs={"files": sorted(str(p) for folder in folders for p in
                                                     (out / "data" / folder).glob(f"{split}-*.parquet"))})
             for split in SPLITS]
-
-    def _data_dir_or_fail(self) -> str:
-        source, data_dir = self.config.source, self.config.data_dir
-        if source in ("local", "auto") and data_dir:
-            return data_dir
-        if source == "local":
-            raise ConfigError("source='local' needs data_dir=DIR holding the release files "
-                              "(e.g. ultrachat_release_230407.json)")
-        raise ConfigError(f"source={source!r}: downloading the release is not in this version yet; "
-                          "download the files yourself and pass source='local', data_dir=DIR")
 
     def _generate_tables(self, files):
         schema = self.info.features.arrow_schema

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 
 from .clean import DEFAULT_FILTERS, FILTERS, CleanOptions
 from .dedup import DEDUP_MODES, DEFAULT_DEDUP, DedupOptions
-from .errors import ConfigError, UltraChatError
+from .download import SOURCES, DownloadOptions, default_release_dir, download, release_inputs
+from .errors import UltraChatError
 from .pipeline import REPAIR_KINDS, PrepareOptions, describe_reason, local_inputs, prepare
 from .rejects import Report, by_count
 from .sources import CONFIGS
@@ -60,14 +61,45 @@ def cmd_prepare(args: argparse.Namespace) -> None:
         languages=None if args.languages == "any" else _names(args.languages),
         dedup=DedupOptions(modes=_names(args.dedup), near_chars=args.near_chars),
         decontaminate=str(args.decontaminate) if args.decontaminate else None)
-    if args.data_dir is None:
-        raise ConfigError("--source local needs --data-dir DIR holding the release files")
-    report = prepare(local_inputs(args.config, args.data_dir), args.out, args.config, options,
-                     progress=not args.quiet)
+    inputs = release_inputs(args.config, args.data_dir, _download_options(args))
+    report = prepare(inputs, args.out, args.config, options, progress=not args.quiet)
     print_report(report, f"{args.data_dir} (config {args.config!r})")
     print(f"\nwritten to {args.out}: README.md (dataset card), data/<sector>/<split>-*.parquet, "
           f"rejects/{args.config}.parquet, report.json\nload it with "
           f"datasets.load_dataset({str(args.out)!r}, {args.config!r})")
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    args.dest = args.dest or default_release_dir()
+    result = download(args.config, args.dest, _download_options(args))
+    size = sum(f.path.stat().st_size for f in result.files)
+    print(f"{len(result.files)} files ({size / 1e6:.1f} MB) from {result.origin}, verified, in "
+          f"{args.dest}:")
+    for item in result.files:
+        print(f"  {item.source}  ({item.sector or 'no sector'})")
+
+
+def _download_options(args: argparse.Namespace) -> DownloadOptions:
+    hashes = dict(item.split("=", 1) for item in args.sha256 or [])
+    values = {"source": args.source, "known_hashes": hashes, "progress": not args.quiet}
+    if args.mirror:
+        values["mirror"] = args.mirror
+    if args.offline:
+        values["offline"] = True
+    return DownloadOptions(**values)
+
+
+def _add_download_options(parser: argparse.ArgumentParser, default_source: str) -> None:
+    parser.add_argument("--source", choices=SOURCES, default=default_source,
+                        help="where the release files come from: the Tsinghua links, the "
+                             "Hugging Face Hub, auto (Tsinghua, then the Hub for all), or a local "
+                             f"folder (default {default_source})")
+    parser.add_argument("--mirror", metavar="BASE_URL",
+                        help="fetch each file as BASE_URL/<release file name> (or ULTRACHAT_MIRROR)")
+    parser.add_argument("--offline", action="store_true",
+                        help="use only files already downloaded (also HF_HUB_OFFLINE=1)")
+    parser.add_argument("--sha256", action="append", metavar="NAME=HEX",
+                        help="a known sha256 of a release file (repeatable)")
 
 
 def cmd_push(args: argparse.Namespace) -> None:
@@ -166,9 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "rejected line with its reason) and OUT/report.json.")
     prep.add_argument("config", nargs="?", default="all", choices=CONFIGS, metavar="CONFIG",
                       help="all (default), world, writing or assistance")
-    prep.add_argument("--source", choices=("local",), default="local",
-                      help="where the release files are (local: --data-dir)")
-    prep.add_argument("--data-dir", type=Path, help="folder with the release files")
+    _add_download_options(prep, default_source="local")
+    prep.add_argument("--data-dir", type=Path, help="folder with the release files (local), or "
+                      "where downloads go (default: ~/.cache/ultrachat/release)")
     prep.add_argument("--out", type=Path, required=True, help="output folder")
     prep.add_argument("--odd-turns", choices=ODD_TURN_POLICIES, default="trim",
                       help="a dangling last user turn: trim it (default) or reject the dialogue")
@@ -188,6 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="benchmark prompts (text or JSON Lines): drop dialogues that contain one")
     prep.add_argument("--quiet", action="store_true", help="no progress bars")
     prep.set_defaults(run=cmd_prepare)
+    fetch = commands.add_parser("download", help="download and verify the release files",
+                                description="Fetch the release files of a config, resuming "
+                                "interrupted transfers, and verify size and sha256 (the Hub's, or "
+                                "ultrachat.lock.json's, recorded on first download).")
+    fetch.add_argument("config", nargs="?", default="all", choices=CONFIGS, metavar="CONFIG",
+                       help="all (default), world, writing or assistance")
+    fetch.add_argument("--dest", type=Path, default=None, help="folder for the files (default: "
+                       "~/.cache/ultrachat/release)")
+    _add_download_options(fetch, default_source="auto")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bars")
+    fetch.set_defaults(run=cmd_download)
+
     push = commands.add_parser("push", help="upload a prepared folder to the Hugging Face Hub",
                                description="Upload a folder written by `prepare` as a dataset repo. "
                                "Endpoint and token come from HF_ENDPOINT and HF_TOKEN (or your "

@@ -53,6 +53,7 @@ READ_REPAIRS = {"id_number_to_string": "a numeric `id` was turned into its decim
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 DEFAULT_BLOCK_BYTES = 8 << 20
+MAX_EXPANSION = 100  # release JSON gzips about 4x; far beyond that is a bomb, not text
 _PYARROW_BLOCK_BYTES = 1 << 20
 _LEAF_LINES = 16  # below this many lines a failing segment is parsed line by line
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -94,12 +95,17 @@ def read_file(path: str | Path, *, sector: str | None = None, source: str | None
     raw_file = getattr(stream, "fileobj", stream)
     position = 0
     first_line = 1
+    decompressed = 0
     try:
         for block, ends_with_newline in _line_blocks(stream, block_bytes):
+            decompressed += len(block) + 1
+            now = raw_file.tell()
+            if decompressed > MAX_EXPANSION * max(now, 1) + block_bytes:
+                raise DataFileError(f"{path}: gzip data expands more than {MAX_EXPANSION}x, which no "
+                                    "release file does (a damaged or hostile file); not reading on")
             batch = _read_block(block, first_line, ends_with_newline, sector, source)
             first_line += batch.lines
             if on_progress is not None:
-                now = raw_file.tell()
                 on_progress(now - position)
                 position = now
             yield batch

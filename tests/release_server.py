@@ -1,0 +1,124 @@
+"""An HTTP server on 127.0.0.1 that serves release files the way the real hosts do, with faults.
+
+- Tsinghua share: `GET /f/<key>/?dl=1` answers 302 to `/seafhttp/files/<token>/<name>`.
+- Mirror: `GET /mirror/<name>`.
+- Hub: `HEAD|GET /datasets/stingning/ultrachat/resolve/main/<name>` with the headers
+  `huggingface_hub` reads (X-Repo-Commit, ETag / X-Linked-Etag = sha256, X-Linked-Size).
+All file routes honour `Range: bytes=N-`. Faults are set per file name in `server.faults`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from ultrachat_dataset.sources import TSINGHUA_FILES
+
+
+@dataclass
+class Fault:
+    drop_after: int | None = None  # send this many bytes, then cut the connection...
+    drops: int = 1  # ...this many times
+    wrong_bytes: bool = False  # serve other bytes than the file (and than its hash)
+    status: int | None = None  # answer with this HTTP status instead
+    delay: float = 0.0  # wait this long before answering
+
+
+class ReleaseServer:
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+        self.faults: dict[str, Fault] = {}
+        self.log: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
+        keys = {f.url.split("/f/")[1].split("/")[0]: f.name for f in TSINGHUA_FILES}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_HEAD(self):
+                self.route(head=True)
+
+            def do_GET(self):
+                self.route(head=False)
+
+            def route(self, head: bool):
+                server.log.append((self.command, self.path, self.headers.get("Range")))
+                path = self.path.split("?")[0]
+                if path.startswith("/f/"):
+                    name = keys.get(path.split("/")[2])
+                    if name is None:
+                        return self.empty(404)
+                    self.send_response(302)
+                    self.send_header("Location", f"/seafhttp/files/0123-abcd/{name}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+                hub_prefix = "/datasets/stingning/ultrachat/resolve/main/"
+                for prefix in ("/seafhttp/files/0123-abcd/", "/mirror/", hub_prefix):
+                    if path.startswith(prefix):
+                        return self.serve(path[len(prefix):], head, hub=prefix == hub_prefix)
+                return self.empty(404)
+
+            def serve(self, name: str, head: bool, hub: bool):
+                if name not in server.files:
+                    return self.empty(404)
+                fault = server.faults.get(name, Fault())
+                time.sleep(fault.delay)
+                if fault.status:
+                    return self.empty(fault.status)
+                body = server.files[name]
+                sha = hashlib.sha256(body).hexdigest()
+                if fault.wrong_bytes:
+                    body = bytes(reversed(body))
+                start = 0
+                ranged = self.headers.get("Range")
+                if ranged and ranged.startswith("bytes="):
+                    start = int(ranged[6:].split("-")[0])
+                    if start >= len(body):
+                        return self.empty(416)
+                self.send_response(206 if start else 200)
+                if start:
+                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                self.send_header("Content-Length", str(len(body) - start))
+                self.send_header("Accept-Ranges", "bytes")
+                if hub:
+                    self.send_header("X-Repo-Commit", "f" * 40)
+                    self.send_header("ETag", f'"{sha}"')
+                    self.send_header("X-Linked-Etag", f'"{sha}"')
+                    self.send_header("X-Linked-Size", str(len(server.files[name])))
+                self.end_headers()
+                if head:
+                    return None
+                payload = body[start:]
+                if fault.drop_after is not None and fault.drops > 0:
+                    fault.drops -= 1
+                    self.wfile.write(payload[: fault.drop_after])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return None
+                self.wfile.write(payload)
+                return None
+
+            def empty(self, status: int):
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ReleaseServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,304 @@
+"""Fetch the release files a config needs, verified, resumable, and never half-written.
+
+Sources: the Tsinghua share links (a redirect to the file), the Hugging Face Hub through
+`huggingface_hub` (honouring HF_ENDPOINT, HF_HUB_OFFLINE, HF_HOME, HF_TOKEN), a mirror
+(`BASE_URL/<release file name>`, also from ULTRACHAT_MIRROR), a local folder, or `auto`
+(the files already in the folder, else Tsinghua, then the Hub for `all`).
+
+Integrity: every file is checked for size and sha256 before it gets its name. The Hub reports
+the sha256 of its LFS files; for the Tsinghua files, which publish none, the first download is
+recorded in `ultrachat.lock.json` (name, size, sha256, source, date) next to the files and
+enforced afterwards, like a package lock (trust on first use); known hashes can be supplied. A
+mismatch deletes the file and downloads it once more, then fails naming the file and both hashes.
+
+Transfers resume with HTTP Range after a dropped connection, retry with exponential backoff,
+time out instead of hanging, and land in `.<name>.part` until verified.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.client import HTTPException
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .errors import SourceError, UltraChatError
+from .pipeline import InputFile, local_inputs
+from .sources import HUB_REPO, ReleaseFile, check_config, release_files
+
+LOCK_NAME = "ultrachat.lock.json"
+SOURCES = ("auto", "tsinghua", "hub", "local")
+TSINGHUA_ENDPOINT = "https://cloud.tsinghua.edu.cn"
+_CHUNK = 1 << 20
+_PERMANENT_HTTP = {400, 401, 403, 404, 410}  # retrying cannot help
+
+
+class DownloadError(UltraChatError):
+    """A file could not be fetched or verified; the message names the file or URL and why."""
+
+
+@dataclass
+class DownloadOptions:
+    source: str = "auto"
+    mirror: str | None = field(default_factory=lambda: os.environ.get("ULTRACHAT_MIRROR") or None)
+    offline: bool = field(default_factory=lambda: _env_flag("HF_HUB_OFFLINE"))
+    known_hashes: dict[str, str] = field(default_factory=dict)  # release name -> sha256
+    retries: int = 4
+    backoff: float = 1.0  # seconds before the first retry; doubles each time
+    timeout: float = 60.0  # seconds without a byte before a connection is given up
+    workers: int = 4  # files fetched at once
+    progress: bool = True
+    tsinghua_endpoint: str = field(
+        default_factory=lambda: os.environ.get("ULTRACHAT_TSINGHUA_ENDPOINT", TSINGHUA_ENDPOINT))
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise DownloadError(f"unknown source {self.source!r}: choose from {', '.join(SOURCES)}")
+        if self.mirror:
+            _check_url(self.mirror)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _check_url(url: str) -> str:
+    if not url.lower().startswith(("https://", "http://")):
+        raise DownloadError(f"refusing {url!r}: only http(s) URLs are fetched")
+    return url
+
+
+@dataclass
+class Download:
+    files: list[InputFile]
+    origin: str  # "tsinghua", "hub", "mirror" or "local": what `auto` settled on
+
+
+def download(config: str, dest: str | Path, options: DownloadOptions | None = None) -> Download:
+    """Make sure `dest` holds the verified release files of `config`; return them."""
+    check_config(config)
+    options = options or DownloadOptions()
+    dest = Path(dest)
+    if options.source == "local":
+        return Download(local_inputs(config, dest), "local")
+    if options.source == "auto" and not options.mirror:
+        try:  # copies already in the folder win: nothing to fetch
+            return Download(local_inputs(config, dest), "local")
+        except SourceError:
+            pass
+    origins = ["tsinghua", "hub"] if options.source == "auto" else [options.source]
+    if options.source == "auto" and config != "all":
+        origins = ["tsinghua"]  # the Hub copy has no sectors
+    failures = []
+    for origin in origins:
+        try:
+            return Download(_fetch_all(release_files(config, origin), dest, options),
+                            "mirror" if options.mirror else origin)
+        except DownloadError as error:
+            failures.append(f"{origin}: {error}")
+    raise DownloadError("; then ".join(failures))
+
+
+def _fetch_all(files: tuple[ReleaseFile, ...], dest: Path, options: DownloadOptions) -> list[InputFile]:
+    dest.mkdir(parents=True, exist_ok=True)
+    lock = LockFile(dest / LOCK_NAME)
+    if options.offline:
+        return [_verified_offline(release, dest, lock, options) for release in files]
+    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+        paths = list(pool.map(lambda item: _fetch_verified(item[1], dest, lock, options, item[0]),
+                              enumerate(files)))
+    return [InputFile(path, release.name, release.sector) for path, release in zip(paths, files)]
+
+
+def _verified_offline(release: ReleaseFile, dest: Path, lock: LockFile,
+                      options: DownloadOptions) -> InputFile:
+    path = dest / release.name
+    if not path.is_file():
+        raise DownloadError(f"offline (HF_HUB_OFFLINE or --offline) and {path} is missing: run "
+                            f"`ultrachat download` with network access first, or copy the file there")
+    expected = options.known_hashes.get(release.name) or lock.sha256(release.name)
+    if expected and _sha256(path) != expected:
+        raise DownloadError(f"{path}: sha256 differs from {LOCK_NAME} ({expected}); the file changed "
+                            "since it was downloaded: delete it and download it again")
+    return InputFile(path, release.name, release.sector)
+
+
+def _fetch_verified(release: ReleaseFile, dest: Path, lock: LockFile, options: DownloadOptions,
+                    position: int) -> Path:
+    final = dest / release.name
+    url, expected, size, trusted = _plan(release, options, lock)
+    if final.is_file() and expected and _sha256(final) == expected:
+        return final  # already here and verified
+    part = dest / f".{release.name}.part"
+    for attempt in (1, 2):
+        if release.origin == "hub" and not options.mirror:
+            _hub_fetch(release, part, options)
+        else:
+            _http_fetch(url, part, options, release.name, position)
+        actual_size, actual = part.stat().st_size, _sha256(part)
+        if (expected is None or actual == expected) and (size is None or actual_size == size):
+            part.replace(final)
+            if not lock.sha256(release.name):
+                lock.record(release.name, actual_size, actual, url or f"hub:{HUB_REPO}")
+            return final
+        part.unlink()
+        if attempt == 2:
+            raise DownloadError(
+                f"{release.name}: downloaded twice from {url or HUB_REPO} and both differ from the "
+                f"expected {trusted}: sha256 {expected}, size {size}; got sha256 {actual}, size "
+                f"{actual_size}. If the file legitimately changed, delete its entry in "
+                f"{lock.path}")
+    raise AssertionError("unreachable")
+
+
+def _plan(release: ReleaseFile, options: DownloadOptions, lock: LockFile):
+    """(url, expected sha256, expected size, where the expectation comes from)."""
+    if options.mirror:
+        url = _check_url(options.mirror.rstrip("/") + "/" + release.name)
+    elif release.origin == "tsinghua":
+        url = _check_url(release.url.replace(TSINGHUA_ENDPOINT, options.tsinghua_endpoint.rstrip("/")))
+    else:
+        url = None
+    for expected, size, trusted in (
+            (options.known_hashes.get(release.name), None, "hash you supplied"),
+            (lock.sha256(release.name), lock.size(release.name), f"hash in {lock.path}"),
+            (release.sha256, release.size, "hash in the registry")):
+        if expected:
+            return url, expected, size, trusted
+    if release.origin == "hub" and not options.mirror:
+        expected, size = _hub_reported(release)
+        return url, expected, size, "sha256 the Hub reports"
+    return url, None, None, "first download (recorded now)"
+
+
+def _http_fetch(url: str, part: Path, options: DownloadOptions, name: str, position: int) -> None:
+    """GET `url` into `part`, resuming with Range after a drop; retries with backoff."""
+    last_error = None
+    with tqdm(desc=name, unit="B", unit_scale=True, position=position, leave=False,
+              disable=not options.progress) as bar:
+        for attempt in range(options.retries + 1):
+            if attempt:
+                time.sleep(options.backoff * 2 ** (attempt - 1))
+            have = part.stat().st_size if part.exists() else 0
+            request = urllib.request.Request(url, headers={
+                "User-Agent": "ultrachat-dataset", **({"Range": f"bytes={have}-"} if have else {})})
+            try:
+                with _OPENER.open(request, timeout=options.timeout) as response:
+                    if have and response.status != 206:  # the server ignored Range: start over
+                        have = 0
+                    length = response.headers.get("Content-Length")
+                    bar.reset(total=have + int(length) if length else None)
+                    bar.update(have)
+                    with open(part, "ab" if have else "wb") as out:
+                        while chunk := response.read(_CHUNK):
+                            out.write(chunk)
+                            bar.update(len(chunk))
+                    if length is None or part.stat().st_size == have + int(length):
+                        return
+                    last_error = f"connection closed after {part.stat().st_size} bytes"
+            except urllib.error.HTTPError as error:
+                if error.code == 416 and have:  # asked for bytes past the end: it is complete
+                    return
+                where = f" at {error.url}" if error.url and error.url != url else ""
+                if error.code in _PERMANENT_HTTP:
+                    raise DownloadError(f"{name}: {url}: HTTP {error.code} {error.reason}{where}") from None
+                last_error = f"HTTP {error.code} {error.reason}{where}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException) as error:
+                last_error = getattr(error, "reason", None) or error or type(error).__name__
+    raise DownloadError(f"{name}: {url}: gave up after {options.retries + 1} attempts ({last_error})")
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        _check_url(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
+
+
+def _hub_reported(release: ReleaseFile) -> tuple[str | None, int | None]:
+    """The sha256 (the ETag of an LFS file) and size the Hub reports for a file."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    try:
+        meta = get_hf_file_metadata(hf_hub_url(HUB_REPO, release.name, repo_type="dataset"))
+    except Exception as error:  # huggingface_hub raises many kinds; all mean "cannot ask"
+        raise DownloadError(f"{HUB_REPO}/{release.name}: cannot get its metadata from the Hub "
+                            f"({type(error).__name__}: {error})") from None
+    etag = meta.etag if meta.etag and len(meta.etag) == 64 else None  # git blobs have sha1 etags
+    return etag, meta.size
+
+
+def _hub_fetch(release: ReleaseFile, part: Path, options: DownloadOptions) -> None:
+    """`hf_hub_download` (its own resume, retries and progress) into a side folder, then `part`."""
+    from huggingface_hub import hf_hub_download
+    try:
+        fetched = hf_hub_download(HUB_REPO, release.name, repo_type="dataset", force_download=True,
+                                  local_dir=part.parent / ".hub-download")
+    except Exception as error:  # huggingface_hub raises many kinds; all mean "not fetched"
+        raise DownloadError(f"{HUB_REPO}/{release.name}: {type(error).__name__}: {error}") from None
+    shutil.move(fetched, part)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class LockFile:
+    """`ultrachat.lock.json`: what each file was when first downloaded."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._mutex = threading.Lock()
+        try:
+            self.entries = json.loads(path.read_text())["files"] if path.exists() else {}
+        except (ValueError, KeyError) as error:
+            raise DownloadError(f"{path} is not a valid lock file ({error}); fix or delete it") from None
+
+    def sha256(self, name: str) -> str | None:
+        return self.entries.get(name, {}).get("sha256")
+
+    def size(self, name: str) -> int | None:
+        return self.entries.get(name, {}).get("size")
+
+    def record(self, name: str, size: int, sha256: str, source: str) -> None:
+        with self._mutex:
+            self.entries[name] = {"size": size, "sha256": sha256, "source": source,
+                                  "date": datetime.date.today().isoformat()}
+            self.path.write_text(json.dumps({"files": dict(sorted(self.entries.items()))},
+                                            indent=2) + "\n")
+
+
+def default_release_dir() -> Path:
+    """Where downloads go when no folder is given: $ULTRACHAT_CACHE, else ~/.cache/ultrachat."""
+    base = os.environ.get("ULTRACHAT_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ultrachat"
+    return Path(base) / "release"
+
+
+def release_inputs(config: str, data_dir: str | Path | None,
+                   options: DownloadOptions | None = None) -> list[InputFile]:
+    """The input files of a config from any source: downloaded (and verified) unless local."""
+    options = options or DownloadOptions()
+    if options.source == "local" and data_dir is None:
+        raise DownloadError("source 'local' needs a data directory (--data-dir / data_dir) "
+                            "holding the release files")
+    result = download(config, data_dir or default_release_dir(), options)
+    if options.progress and result.origin != "local":
+        print(f"release files from {result.origin}: {', '.join(f.source for f in result.files)}")
+    return result.files
