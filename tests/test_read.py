@@ -149,3 +149,10 @@ def test_a_damaged_gzip_file_is_an_error_naming_the_file(tmp_path):
 def test_a_missing_file_is_an_error_naming_it(tmp_path):
     with pytest.raises(DataFileError, match="nope.json"):
         read_all(tmp_path / "nope.json")
+
+
+def test_a_gzip_bomb_is_refused_not_expanded(tmp_path):
+    path = tmp_path / "ultrachat_release_230407.json"
+    path.write_bytes(gzip.compress(b" " * (64 << 20)))  # 64 MB of spaces in ~64 KB
+    with pytest.raises(DataFileError, match="expands more than 100x"):
+        read_all(path, block_bytes=1 << 20)

@@ -96,16 +96,20 @@ def read_file(path: str | Path, *, sector: str | None = None, source: str | None
     position = 0
     first_line = 1
     decompressed = 0
+
+    def guard(count: int) -> None:
+        nonlocal decompressed
+        decompressed += count
+        if decompressed > MAX_EXPANSION * max(raw_file.tell(), 1) + block_bytes:
+            raise DataFileError(f"{path}: gzip data expands more than {MAX_EXPANSION}x, which no "
+                                "release file does (a damaged or hostile file); not reading on")
+
     try:
-        for block, ends_with_newline in _line_blocks(stream, block_bytes):
-            decompressed += len(block) + 1
-            now = raw_file.tell()
-            if decompressed > MAX_EXPANSION * max(now, 1) + block_bytes:
-                raise DataFileError(f"{path}: gzip data expands more than {MAX_EXPANSION}x, which no "
-                                    "release file does (a damaged or hostile file); not reading on")
+        for block, ends_with_newline in _line_blocks(stream, block_bytes, guard):
             batch = _read_block(block, first_line, ends_with_newline, sector, source)
             first_line += batch.lines
             if on_progress is not None:
+                now = raw_file.tell()
                 on_progress(now - position)
                 position = now
             yield batch
@@ -116,14 +120,17 @@ def read_file(path: str | Path, *, sector: str | None = None, source: str | None
         stream.close()
 
 
-def _line_blocks(stream: BinaryIO, block_bytes: int) -> Iterator[tuple[memoryview, bool]]:
+def _line_blocks(stream: BinaryIO, block_bytes: int,
+                 guard: Callable[[int], None]) -> Iterator[tuple[memoryview, bool]]:
     """Blocks of whole lines without their final newline; a BOM at the start is dropped.
 
     The flag says whether the block's last line ended with a newline (only the file's very last
-    line may not). A line longer than a block grows the block until the line ends. Bytes are read
-    straight into the block's buffer after the carried partial line, so nothing is copied twice.
+    line may not). Bytes are read straight into the block's buffer after the carried start of a
+    line, so nothing is copied twice; a line longer than a block is gathered piece by piece.
+    `guard` sees the byte count of every read, and may stop the reading by raising.
     """
-    carry = b""
+    carry = b""  # the start of a line, moved to the front of the next buffer
+    long_line: list[bytes] = []  # a line longer than a block, piece by piece
     start = None
     while True:
         buffer = bytearray(len(carry) + block_bytes)
@@ -131,18 +138,24 @@ def _line_blocks(stream: BinaryIO, block_bytes: int) -> Iterator[tuple[memoryvie
         got = stream.readinto(memoryview(buffer)[len(carry):])
         if not got:
             break
+        guard(got)
         end = len(carry) + got
         if start is None:
             start = len(UTF8_BOM) if buffer.startswith(UTF8_BOM) else 0
         cut = buffer.rfind(b"\n", start, end)
         if cut < 0:
-            carry = bytes(buffer[start:end])
+            long_line.append(bytes(buffer[start:end]))
+            carry, start = b"", 0
+            continue
+        if long_line:
+            yield memoryview(b"".join([*long_line, bytes(buffer[start:cut])])), True
+            long_line = []
         else:
-            carry = bytes(buffer[cut + 1:end])
             yield memoryview(buffer)[start:cut], True
-        start = 0
-    if carry:
-        yield memoryview(carry), False
+        carry, start = bytes(buffer[cut + 1:end]), 0
+    tail = b"".join([*long_line, carry])
+    if tail:
+        yield memoryview(tail), False
 
 
 def _read_block(block: memoryview, first_line: int, ends_with_newline: bool,
