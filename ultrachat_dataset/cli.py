@@ -15,6 +15,7 @@ from .clean import DEFAULT_FILTERS, FILTERS, CleanOptions
 from .dedup import DEDUP_MODES, DEFAULT_DEDUP, DedupOptions
 from .download import SOURCES, DownloadOptions, default_release_dir, download, release_inputs
 from .errors import UltraChatError
+from .formats import FORMATS
 from .pipeline import REPAIR_KINDS, PrepareOptions, describe_reason, local_inputs, prepare
 from .rejects import Report, by_count
 from .sources import CONFIGS
@@ -100,6 +101,18 @@ def _add_download_options(parser: argparse.ArgumentParser, default_source: str) 
                         help="use only files already downloaded (also HF_HUB_OFFLINE=1)")
     parser.add_argument("--sha256", action="append", metavar="NAME=HEX",
                         help="a known sha256 of a release file (repeatable)")
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
+    from .convert import convert_path
+    tokenizer = None
+    if args.tokenizer:
+        from transformers import AutoTokenizer  # the `chat` extra
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    written = convert_path(args.source, args.target, args.to, args.system, tokenizer,
+                           args.max_tokens)
+    print(f"wrote {len(written)} file(s) as {args.to}: " + ", ".join(str(p) for p in written[:5])
+          + (" ..." if len(written) > 5 else ""))
 
 
 def cmd_push(args: argparse.Namespace) -> None:
@@ -231,6 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_download_options(fetch, default_source="auto")
     fetch.add_argument("--quiet", action="store_true", help="no progress bars")
     fetch.set_defaults(run=cmd_download)
+
+    conv = commands.add_parser("convert", help="convert files or a prepared folder between chat "
+                               "formats", description="Convert parquet or JSON Lines files (or every "
+                               "shard of a prepared folder) to OpenAI/TRL messages, ShareGPT "
+                               "(LLaMA-Factory, axolotl), raw UltraChat, or a tokenizer's chat template.")
+    conv.add_argument("source", type=Path, help="a .parquet/.jsonl file or a prepared folder")
+    conv.add_argument("target", type=Path, help="a .parquet/.jsonl file, or a folder for a folder")
+    conv.add_argument("--to", required=True, choices=(*FORMATS, "template"))
+    conv.add_argument("--system", help="a system prompt for every dialogue")
+    conv.add_argument("--tokenizer", help="with --to template: a tokenizer folder or Hub name")
+    conv.add_argument("--max-tokens", type=int, help="with --to template: split longer dialogues "
+                      "at exchange boundaries")
+    conv.set_defaults(run=cmd_convert)
 
     push = commands.add_parser("push", help="upload a prepared folder to the Hugging Face Hub",
                                description="Upload a folder written by `prepare` as a dataset repo. "

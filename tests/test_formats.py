@@ -1,0 +1,193 @@
+"""Chat formats: round trips, what TRL and LLaMA-Factory read, and chat-template rendering with a
+real `transformers` tokenizer built here (no download)."""
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ultrachat_dataset.errors import ConfigError
+from ultrachat_dataset.formats import convert, for_map
+from ultrachat_dataset.template import render_batch, render_dialogue
+
+turn = st.text(min_size=1, max_size=20)
+dialogues = st.lists(st.lists(turn, min_size=1, max_size=4).map(lambda t: t * 2 if len(t) % 2 else t)
+                     .filter(lambda t: len(t) % 2 == 0), min_size=1, max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(dialogues)
+def test_raw_messages_sharegpt_messages_raw_is_the_identity(data):
+    raw = pa.table({"id": [str(i) for i in range(len(data))], "data": data})
+    back = convert(convert(convert(convert(raw, "messages"), "sharegpt"), "messages"), "raw")
+    assert back.to_pylist() == raw.to_pylist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(dialogues, st.text(min_size=1, max_size=10))
+def test_a_system_prompt_survives_the_round_trip(data, system):
+    raw = pa.table({"id": [str(i) for i in range(len(data))], "data": data})
+    messages = convert(raw, "messages", system=system)
+    again = convert(convert(messages, "sharegpt"), "messages")
+    assert again.to_pylist() == messages.to_pylist()
+    assert convert(again, "raw").to_pylist() == raw.to_pylist()
+
+
+def trl_accepts(row) -> bool:
+    """TRL's conversational format: `messages`, each {role, content}, roles system/user/assistant."""
+    messages = row["messages"]
+    return isinstance(messages, list) and bool(messages) and all(
+        set(m) == {"role", "content"} and m["role"] in {"system", "user", "assistant"}
+        and isinstance(m["content"], str) for m in messages)
+
+
+def llama_factory_accepts(row) -> bool:
+    """LLaMA-Factory's sharegpt format (its dataset_info defaults: conversations, from/value,
+    human/gpt, optional `system` column): human at odd positions (1-based), gpt at even ones."""
+    turns = row["conversations"]
+    if not turns or len(turns) % 2:
+        return False
+    return all(t["from"] == ("human" if i % 2 == 0 else "gpt") and isinstance(t["value"], str)
+               for i, t in enumerate(turns)) and isinstance(row.get("system", ""), (str, type(None)))
+
+
+def sample_table():
+    return pa.table({"id": ["a", "b"], "sector": ["world", "writing"],
+                     "data": [["Hi?", "Hello."], ["Write a poem.", "Roses.", "Shorter?", "Red."]]})
+
+
+def test_trl_and_llama_factory_readers_accept_the_converted_rows():
+    for system in (None, "You are helpful."):
+        messages = convert(sample_table(), "messages", system=system)
+        assert all(trl_accepts(row) for row in messages.to_pylist())
+        sharegpt = convert(sample_table(), "sharegpt", system=system)
+        assert all(llama_factory_accepts(row) for row in sharegpt.to_pylist())
+        assert ("system" in sharegpt.column_names) == (system is not None)
+        assert sharegpt.column("sector").to_pylist() == ["world", "writing"]  # other columns kept
+
+
+def test_dataset_map_with_arrow_and_dict_batches():
+    import datasets
+    ds = datasets.Dataset(sample_table())
+    arrow = ds.with_format("arrow").map(for_map("sharegpt"), batched=True,
+                                        remove_columns=["data"]).with_format(None)
+    plain = ds.map(for_map("sharegpt"), batched=True, remove_columns=["data"])
+    assert arrow.to_list() == plain.to_list()
+    assert plain[1]["conversations"][2] == {"from": "human", "value": "Shorter?"}
+
+
+def test_unknown_format_and_sharegpt_roles_are_clear_errors():
+    with pytest.raises(ConfigError, match="unknown format 'alpaca'"):
+        convert(sample_table(), "alpaca")
+    bad = pa.table({"conversations": [[{"from": "bot", "value": "x"}]]})
+    with pytest.raises(ConfigError, match="'from': 'bot'"):
+        convert(bad, "messages")
+
+
+# ---- chat templates ---------------------------------------------------------------------
+
+TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n"
+            "{% if m['role'] == 'assistant' %}{% generation %}{{ m['content'] }}<|end|>{% endgeneration %}"
+            "{% else %}{{ m['content'] }}<|end|>{% endif %}\n{% endfor %}"
+            "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+    specials = ["<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
+    words = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    corpus = ["Hi ? Hello . Write a poem about the sea . Roses are red , violets blue . Shorter ?",
+              "You are helpful . Tell me more about tides in the Atlantic ocean please now"]
+    words.train_from_iterator(corpus, trainers.WordLevelTrainer(special_tokens=specials))
+    fast = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="<unk>", eos_token="<|end|>")
+    fast.add_special_tokens({"additional_special_tokens": specials[1:]})
+    fast.chat_template = TEMPLATE
+    return fast
+
+
+DIALOGUE = [{"role": "system", "content": "You are helpful ."},
+            {"role": "user", "content": "Write a poem about the sea ."},
+            {"role": "assistant", "content": "Roses are red , violets blue ."},
+            {"role": "user", "content": "Shorter ?"},
+            {"role": "assistant", "content": "Roses are red ."}]
+
+
+def test_assistant_mask_marks_exactly_the_assistant_tokens(tokenizer):
+    [piece] = render_dialogue(tokenizer, "x", DIALOGUE)
+    masked = [t for t, m in zip(piece.input_ids, piece.assistant_mask) if m]
+    expected = [t for m in DIALOGUE if m["role"] == "assistant"
+                for t in tokenizer(m["content"] + "<|end|>", add_special_tokens=False)["input_ids"]]
+    assert masked == expected
+    # transformers' own mask from the {% generation %} markers agrees
+    reference = tokenizer.apply_chat_template(DIALOGUE, tokenize=True, return_dict=True,
+                                              return_assistant_tokens_mask=True)
+    assert reference["input_ids"] == piece.input_ids
+    assert reference["assistant_masks"] == piece.assistant_mask
+
+
+def test_long_dialogues_split_at_exchange_boundaries(tokenizer):
+    [whole] = render_dialogue(tokenizer, "x", DIALOGUE)
+    pieces = render_dialogue(tokenizer, "x", DIALOGUE, max_tokens=len(whole.input_ids) - 1)
+    assert [p.id for p in pieces] == ["x_0", "x_2"]
+    assert all(p.text.startswith("<|system|>") for p in pieces)  # the system prompt repeats
+    assert "Shorter" not in pieces[0].text and "Shorter" in pieces[1].text
+    assert all(len(p.input_ids) <= len(whole.input_ids) - 1 for p in pieces)
+    tiny = render_dialogue(tokenizer, "x", DIALOGUE, max_tokens=5)
+    assert all(len(p.input_ids) == 5 and p.truncated for p in tiny)
+
+
+def test_render_batch_for_dataset_map(tokenizer):
+    batch = {"id": ["a", "b"], "messages": [DIALOGUE, DIALOGUE[1:3]]}
+    out = render_batch(tokenizer, batch)
+    assert out["id"] == ["a", "b"] and len(out["input_ids"][1]) == len(out["assistant_masks"][1])
+
+
+def run_cli(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", *args], capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def prepared_folder(tmp_path_factory):
+    from ultrachat_dataset.cli import sample_dir
+    from ultrachat_dataset.pipeline import local_inputs, prepare
+    out = tmp_path_factory.mktemp("conv") / "ultrachat"
+    prepare(local_inputs("writing", sample_dir()), out, "writing", progress=False)
+    return out
+
+
+def test_convert_cli_folder_to_sharegpt_and_file_to_jsonl(prepared_folder, tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+    result = run_cli("convert", str(prepared_folder), str(tmp_path / "sg"), "--to", "sharegpt",
+                     "--system", "Be brief.")
+    assert result.returncode == 0, result.stderr
+    for original in prepared_folder.glob("data/**/*.parquet"):
+        converted = pq.read_table(tmp_path / "sg" / original.relative_to(prepared_folder))
+        assert converted.num_rows == pq.ParquetFile(original).metadata.num_rows
+        assert all(llama_factory_accepts(row) and row["system"] == "Be brief."
+                   for row in converted.to_pylist())
+    train = next(prepared_folder.glob("data/writing/train-*.parquet"))
+    result = run_cli("convert", str(train), str(tmp_path / "raw.jsonl"), "--to", "raw")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (tmp_path / "raw.jsonl").read_text().splitlines()]
+    assert set(rows[0]) == {"id", "data"} and len(rows) == pq.ParquetFile(train).metadata.num_rows
+
+
+def test_convert_cli_renders_a_chat_template(prepared_folder, tokenizer, tmp_path):
+    import pyarrow.parquet as pq
+    tokenizer.save_pretrained(tmp_path / "tok")
+    train = next(prepared_folder.glob("data/writing/train-*.parquet"))
+    result = run_cli("convert", str(train), str(tmp_path / "t.parquet"), "--to", "template",
+                     "--tokenizer", str(tmp_path / "tok"), "--max-tokens", "200")
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = pq.read_table(tmp_path / "t.parquet")
+    assert table.column_names == ["id", "text", "input_ids", "assistant_masks"]
+    assert max(len(ids) for ids in table.column("input_ids").to_pylist()) <= 200
+    assert table.num_rows >= pq.ParquetFile(train).metadata.num_rows
