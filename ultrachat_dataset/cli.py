@@ -115,6 +115,32 @@ def cmd_convert(args: argparse.Namespace) -> None:
           + (" ..." if len(written) > 5 else ""))
 
 
+def cmd_stats(args: argparse.Namespace) -> None:
+    import json
+
+    from .stats import format_table, load_dialogues, stats_of
+    tokenizer = _tokenizer(args.tokenizer)
+    rows = [(str(path), sector_stats) for path in args.paths
+            for sector_stats in stats_of(path, args.config, args.sample, args.seed, tokenizer)]
+    print(format_table(rows))
+    print(f"\ntokens: {'whitespace' if not args.tokenizer else args.tokenizer}; MTLD over "
+          f"{args.sample} sampled utterances; topic diversity: TF-IDF (hashed uni+bigrams) over "
+          f"{args.sample} sampled dialogues; coherence (ChatGPT-rated) not computable offline")
+    if args.plot:
+        from .plots import plot_all
+        report = Path(args.paths[-1]) / "report.json"
+        rejected = json.loads(report.read_text())["rejected"] if report.is_file() else None
+        for path in plot_all(load_dialogues(args.paths[-1], args.config), args.plot, rejected):
+            print(f"wrote {path}")
+
+
+def _tokenizer(name: str | None):
+    if not name:
+        return None
+    from transformers import AutoTokenizer  # the `chat` extra
+    return AutoTokenizer.from_pretrained(name)
+
+
 def cmd_push(args: argparse.Namespace) -> None:
     from .publish import push_folder  # imports datasets: only when pushing
 
@@ -257,6 +283,21 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--max-tokens", type=int, help="with --to template: split longer dialogues "
                       "at exchange boundaries")
     conv.set_defaults(run=cmd_convert)
+
+    stats = commands.add_parser("stats", help="the paper's Table 4 statistics, per sector",
+                                description="Dialogues, exchanges, dialogue and utterance length, "
+                                "MTLD and topic diversity, per sector and overall, next to the "
+                                "paper's row. Give a release folder (before cleaning) and a prepared "
+                                "folder (after) to compare them.")
+    stats.add_argument("paths", nargs="+", type=Path, help="prepared folder(s), release folder(s) "
+                       "or .parquet/.jsonl files")
+    stats.add_argument("--config", default="all", choices=CONFIGS)
+    stats.add_argument("--sample", type=int, default=2000,
+                       help="utterances for MTLD and dialogues for topic diversity (default 2000)")
+    stats.add_argument("--seed", type=int, default=0)
+    stats.add_argument("--tokenizer", help="count tokens with this tokenizer (default whitespace)")
+    stats.add_argument("--plot", type=Path, metavar="DIR", help="also write PNG plots here")
+    stats.set_defaults(run=cmd_stats)
 
     push = commands.add_parser("push", help="upload a prepared folder to the Hugging Face Hub",
                                description="Upload a folder written by `prepare` as a dataset repo. "

@@ -24,8 +24,10 @@ from .errors import ConfigError
 from .pipeline import REPAIR_KINDS, describe_reason
 from .rejects import Report, by_count
 from .sources import ALL_FILES, SECTORS
+from .stats import compute_folder, format_table
 from .write import SPLITS, UNLABELLED
 
+STATS_SAMPLE = 1000  # utterances (MTLD) and dialogues (topic diversity) the card's stats sample
 CONFIG_DESCRIPTIONS = {
     "all": "every sector (and the Hub copy's unlabelled rows, if that was the source)",
     "world": "Questions about the World",
@@ -108,7 +110,10 @@ def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat") 
                             **({"default": True} if name == default else {})}
                      for name, folders in configs.items()}).to_dataset_card_data(card_data)
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    statistics = format_table([("this dataset", row) for row in
+                               compute_folder(out, default, sample=STATS_SAMPLE)])
     card = DatasetCard.from_template(card_data, template_path=str(card_template_path()),
+                                     stats_table=statistics, stats_sample=STATS_SAMPLE,
                                      **_body_variables(report, config_rows, repo_id, default))
     path = out / "README.md"
     card.save(path)

@@ -1,0 +1,66 @@
+"""Streaming throughput from a prepared folder against a plain pyarrow.parquet read.
+
+    uv run python benchmarks/bench_streaming.py --dialogues 50000 [--folder PREPARED]
+
+Prepares a synthesized corpus once (kept under bench-data/), then, each in a fresh process,
+iterates every training example of config `all` as Python dicts:
+  plain:        pyarrow.parquet.ParquetFile(...).iter_batches() -> to_pylist(), file by file
+  distributed:  DistributedStream (rank 0 of 1, shuffled: row groups and rows permuted)
+  datasets:     iterable_dataset(...) (a datasets.IterableDataset over >= 64 shards)
+and prints examples/s and the ratio to plain (target >= 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from common import corpus, in_child, print_table, timed
+
+
+def run(method: str, folder: Path) -> int:
+    import pyarrow.parquet as pq
+
+    from ultrachat_dataset.streaming import DistributedStream, iterable_dataset, split_files
+    files = split_files(folder, "all", "train")
+    if method == "plain":
+        return sum(len(batch.to_pylist()) for path in files
+                   for batch in pq.ParquetFile(path).iter_batches())
+    if method == "distributed":
+        return sum(1 for _ in DistributedStream(files, seed=0))
+    return sum(1 for _ in iterable_dataset(folder, "all", "train"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dialogues", type=int, default=50_000)
+    parser.add_argument("--folder", type=Path, help="a prepared folder (default: prepare one)")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        import pyarrow as pa
+        pa.array([0])
+        method, folder = args.child
+        print(json.dumps(timed(lambda: run(method, Path(folder)))))
+        return
+    folder = args.folder
+    if folder is None:
+        source = corpus(None, args.dialogues, 0, {}, "stream")
+        folder = source.parent / f"{source.name}-prepared"
+        if not (folder / "README.md").exists():
+            from ultrachat_dataset.pipeline import local_inputs, prepare
+            print(f"preparing {source} into {folder} ...", flush=True)
+            prepare(local_inputs("all", source), folder, "all")
+    results = {m: in_child(__file__, m, str(folder)) for m in ("plain", "distributed", "datasets")}
+    base = results["plain"]["seconds"]
+    rows = [{"method": m, **r, "per_s": r["result"] / r["seconds"], "ratio": base / r["seconds"]}
+            for m, r in results.items()]
+    print(f"folder: {folder}")
+    print_table(rows, [("method", "method", "s"), ("result", "examples", "d"),
+                       ("seconds", "seconds", ".2f"), ("per_s", "examples/s", ".0f"),
+                       ("peak_mb", "peak MB", ".0f"), ("ratio", "vs plain", ".2f")])
+
+
+if __name__ == "__main__":
+    main()

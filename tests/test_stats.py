@@ -1,0 +1,88 @@
+"""Statistics: MTLD equals a reference implementation, counts match the generator exactly,
+means land within tolerance of its parameters, and the plots are real images."""
+
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from lexicalrichness import LexicalRichness
+
+from ultrachat_dataset.stats import compute, load_dialogues, mtld, stats_of, topic_diversity, words
+from ultrachat_dataset.synth import EXCHANGES, synthesize
+
+TEXTS = [
+    "The cat sat on the mat and the dog sat on the log while the bird sang a song to the sun.",
+    "It is important to remember that every community has its own history, and history shapes "
+    "every community in ways that a single story can never fully explain to a reader.",
+    " ".join(["alpha beta gamma delta"] * 30),
+    "one two three four five six seven eight nine ten eleven twelve",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_mtld_equals_the_lexicalrichness_reference(text):
+    tokens = words(text)
+    reference = LexicalRichness(tokens, preprocessor=None, tokenizer=None).mtld(threshold=0.72)
+    assert mtld(tokens) == pytest.approx(reference, rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stats")
+    manifest = synthesize(out, dialogues=1500, seed=9, length_scale=0.5)
+    return out, manifest
+
+
+def test_counts_are_exact_and_means_match_the_generator(corpus):
+    folder, manifest = corpus
+    rows = {s.name: s for s in compute(load_dialogues(folder), sample=500)}
+    for sector in ("world", "writing", "assistance"):
+        expected = sum(f.get(f"sector_{sector}", 0) for f in manifest["files"].values())
+        assert rows[sector].dialogues == expected
+        choices, weights = EXCHANGES[sector]
+        assert rows[sector].avg_exchanges == pytest.approx(np.dot(choices, weights), abs=0.15)
+    assert rows["all"].dialogues == 1500
+    assert rows["all"].avg_dialogue_tokens == pytest.approx(
+        rows["all"].avg_exchanges * 2 * rows["all"].avg_utterance_tokens, rel=1e-6)
+    assert 80 < rows["all"].avg_utterance_tokens < 160  # half of ~225 words, at length_scale 0.5
+    assert 0 < rows["all"].topic_diversity < 1 and rows["all"].mtld > 10
+
+
+def test_topic_diversity_is_zero_for_copies_and_higher_for_different_texts():
+    same = pa.array([[{"role": "user", "content": "tea and biscuits"}]] * 5)
+    mixed = pa.array([[{"role": "user", "content": t}] for t in TEXTS])
+    assert topic_diversity(same) == pytest.approx(0, abs=1e-9)
+    assert topic_diversity(mixed) > 0.5
+
+
+def test_stats_of_a_prepared_folder_stream_the_same_numbers(corpus, tmp_path):
+    from ultrachat_dataset.pipeline import PrepareOptions, local_inputs, prepare
+    folder, _ = corpus
+    prepare(local_inputs("all", folder), tmp_path / "out", "all", PrepareOptions(), progress=False)
+    streamed = {s.name: s for s in stats_of(tmp_path / "out", sample=300)}
+    in_memory = {s.name: s for s in compute(load_dialogues(tmp_path / "out"), sample=300)}
+    for name, row in streamed.items():
+        assert row.dialogues == in_memory[name].dialogues
+        assert row.avg_utterance_tokens == pytest.approx(in_memory[name].avg_utterance_tokens)
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_cli_stats_prints_the_table_and_writes_plots(corpus, tmp_path):
+    folder, _ = corpus
+    result = subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", "stats", str(folder),
+                             "--sample", "200", "--plot", str(tmp_path)], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| paper (Table 4) | all | 1,468,352 |" in result.stdout
+    assert "| world |" in result.stdout
+    for name in ("exchanges.png", "utterance_lengths.png"):
+        width, height = png_size(tmp_path / name)
+        assert width > 300 and height > 200

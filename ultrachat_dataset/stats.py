@@ -1,0 +1,243 @@
+"""The statistics of the paper's Table 4, per sector and overall, for any form of the data.
+
+Inputs: a prepared folder (after cleaning), a raw release folder (before: read and validated
+only), or a parquet / JSON Lines file in messages, ShareGPT or raw form. Counts and lengths are
+exact over every dialogue, in vectors; lexical diversity (MTLD, McCarthy & Jarvis 2010, averaged
+over utterances) and topic diversity (mean pairwise cosine distance of dialogue embeddings) use a
+seeded sample. Tokens are whitespace tokens unless a tokenizer is given (the paper's tokenizer is
+not named; LLaMA's is likely, which makes its lengths ~1.3x ours). Embeddings are TF-IDF over
+hashed word unigrams and bigrams (offline, no model to download); the paper used a neural
+embedding, so topic diversity is comparable only in trend. Coherence was rated by ChatGPT and
+cannot be computed offline.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .errors import ConfigError
+from .formats import MESSAGES_TYPE as MESSAGES
+from .turns import TurnLayout
+
+PAPER = {"dialogues": 1_468_352, "avg_exchanges": 3.8, "avg_dialogue_tokens": 1467.4,
+         "avg_utterance_tokens": 309.3, "mtld": 74.3, "topic_diversity": 0.702}
+MTLD_THRESHOLD = 0.72
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+@dataclass
+class SectorStats:
+    name: str
+    dialogues: int
+    avg_exchanges: float
+    avg_dialogue_tokens: float
+    avg_utterance_tokens: float
+    mtld: float
+    topic_diversity: float
+
+
+def mtld(tokens: list[str], threshold: float = MTLD_THRESHOLD) -> float:
+    """Measure of Textual Lexical Diversity: the mean of a forward and a backward pass."""
+    if not tokens:
+        return 0.0
+    return (_mtld_pass(tokens, threshold) + _mtld_pass(tokens[::-1], threshold)) / 2
+
+
+def _mtld_pass(tokens: list[str], threshold: float) -> float:
+    factors, types, count = 0.0, set(), 0
+    for token in tokens:
+        types.add(token)
+        count += 1
+        if len(types) / count <= threshold:
+            factors += 1
+            types, count = set(), 0
+    if count:  # the partial factor of the remainder
+        factors += (1 - len(types) / count) / (1 - threshold)
+    return len(tokens) / factors if factors else float(len(tokens))
+
+
+def words(text: str) -> list[str]:
+    """The tokens MTLD counts: lower-case words, punctuation dropped."""
+    return _WORD.findall(text.lower())
+
+
+def is_prepared_folder(path: str | Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and (path / "README.md").is_file() and (path / "data").is_dir()
+
+
+def stats_of(path: str | Path, config: str = "all", sample: int = 2000, seed: int = 0,
+             tokenizer=None) -> list[SectorStats]:
+    """Stats of anything `load_dialogues` reads; a prepared folder is streamed."""
+    if is_prepared_folder(path):
+        return compute_folder(path, config, sample, seed, tokenizer)
+    return compute(load_dialogues(path, config), sample, seed, tokenizer)
+
+
+def load_dialogues(path: str | Path, config: str = "all") -> pa.Table:
+    """`sector` and `messages` of every dialogue in a prepared folder, a release folder or a file."""
+    from .formats import convert
+    path = Path(path)
+    if is_prepared_folder(path):
+        from .streaming import split_files
+        files = [f for split in ("train", "test") for f in split_files(path, config, split)]
+        return pa.concat_tables(pq.read_table(f, columns=["sector", "messages"]) for f in files)
+    if path.is_dir():  # the raw release: read and validated, nothing cleaned
+        from .pipeline import local_inputs, read_validated
+        from .rejects import Report
+        blocks = [block.rows.select(["sector", "data"])
+                  for block in read_validated(local_inputs(config, path), Report(), progress=False)]
+        table = pa.concat_tables(blocks)
+    elif path.suffix == ".parquet":
+        table = pq.read_table(path)
+    elif path.suffix in (".jsonl", ".json"):
+        import pyarrow.json as pajson
+        table = pajson.read_json(path)
+    else:
+        raise ConfigError(f"{path}: give a prepared folder, a release folder, or a .parquet/.jsonl")
+    sector = (table.column("sector") if "sector" in table.column_names
+              else pa.nulls(table.num_rows, pa.string()))
+    messages = convert(table, "messages").column("messages")
+    return pa.table({"sector": sector, "messages": messages})
+
+
+class _Accumulator:
+    """Exact sums over every dialogue, and a systematic sample (every `stride`-th) for the rest."""
+
+    def __init__(self, name: str, expected_rows: int, sample: int, tokenizer):
+        self.name, self.sample, self.tokenizer = name, sample, tokenizer
+        self.stride = max(1, expected_rows // max(sample, 1))
+        self.dialogues = self.utterances = 0
+        self.tokens = 0.0
+        self.sampled: list[pa.Array] = []
+
+    def add(self, messages: pa.Array | pa.ChunkedArray) -> None:
+        if isinstance(messages, pa.ChunkedArray):
+            messages = pa.concat_arrays(messages.chunks) if messages.num_chunks else pa.array([], MESSAGES)
+        layout = TurnLayout.of(messages)
+        contents = pc.struct_field(layout.turns, "content")
+        spoken = pc.not_equal(pc.struct_field(layout.turns, "role"), "system").to_numpy(
+            zero_copy_only=False)
+        tokens = _token_counts(contents, self.tokenizer) * spoken
+        picked = np.arange((-self.dialogues) % self.stride, len(layout.lengths), self.stride)
+        if len(picked):
+            self.sampled.append(messages.take(pa.array(picked)))
+        self.dialogues += len(layout.lengths)
+        self.utterances += int(spoken.sum())
+        self.tokens += float(tokens.sum())
+
+    def result(self, seed: int) -> SectorStats:
+        sampled = pa.concat_arrays(self.sampled) if self.sampled else pa.array([], MESSAGES)
+        layout = TurnLayout.of(sampled)
+        spoken = pc.not_equal(pc.struct_field(layout.turns, "role"), "system")
+        texts = pc.struct_field(layout.turns, "content").filter(spoken).to_pylist()
+        chosen = np.random.default_rng(seed).choice(len(texts), size=min(self.sample, len(texts)),
+                                                    replace=False)
+        mtlds = [mtld(words(texts[i])) for i in chosen]
+        dialogues = max(self.dialogues, 1)
+        return SectorStats(
+            name=self.name, dialogues=self.dialogues,
+            avg_exchanges=self.utterances / 2 / dialogues,
+            avg_dialogue_tokens=self.tokens / dialogues,
+            avg_utterance_tokens=self.tokens / max(self.utterances, 1),
+            mtld=float(np.mean(mtlds)) if mtlds else 0.0,
+            topic_diversity=topic_diversity(sampled))
+
+
+def compute(table: pa.Table, sample: int = 2000, seed: int = 0, tokenizer=None) -> list[SectorStats]:
+    """Stats per sector (rows with no sector: 'unlabelled'), then for all rows together."""
+    sectors = pc.fill_null(table.column("sector"), "unlabelled")
+    parts = {name: table.filter(pc.equal(sectors, name)) for name in sorted(set(sectors.to_pylist()))}
+    return _summarise({name: (part.num_rows, [part.column("messages")]) for name, part in parts.items()},
+                      sample, seed, tokenizer)
+
+
+def compute_folder(folder: str | Path, config: str = "all", sample: int = 2000, seed: int = 0,
+                   tokenizer=None) -> list[SectorStats]:
+    """The same over a prepared folder, streamed row group by row group: memory stays flat."""
+    from .publish import folder_configs
+    sources = {}
+    for sector in folder_configs(folder)[config]:
+        files = sorted((Path(folder) / "data" / sector).glob("*.parquet"))
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        sources[sector] = (rows, _messages_of_files(files))
+    return _summarise(sources, sample, seed, tokenizer)
+
+
+def _messages_of_files(files: list[Path]):
+    for path in files:
+        parquet = pq.ParquetFile(path)
+        for group in range(parquet.num_row_groups):
+            yield parquet.read_row_group(group, columns=["messages"]).column("messages")
+
+
+def _summarise(sources: dict, sample: int, seed: int, tokenizer) -> list[SectorStats]:
+    """sources: sector -> (row count, iterable of `messages` arrays). Each sector, then `all`."""
+    overall = _Accumulator("all", sum(rows for rows, _ in sources.values()), sample, tokenizer)
+    results = []
+    for name, (rows, chunks) in sources.items():
+        sector = _Accumulator(name, rows, sample, tokenizer)
+        for messages in chunks:
+            sector.add(messages)
+            overall.add(messages)
+        results.append(sector.result(seed))
+    return [*results, overall.result(seed)]
+
+
+def _token_counts(contents: pa.Array, tokenizer) -> np.ndarray:
+    if tokenizer is None:
+        return pl.from_arrow(contents).str.count_matches(r"\S+").fill_null(0).to_numpy().astype(np.float64)
+    encoded = tokenizer(contents.to_pylist(), add_special_tokens=False)["input_ids"]
+    return np.array([len(ids) for ids in encoded], np.float64)
+
+
+def topic_diversity(messages: pa.Array | pa.ChunkedArray, dims: int = 1 << 18) -> float:
+    """Mean pairwise cosine distance of TF-IDF vectors (hashed unigrams and bigrams), sparse."""
+    documents, grams = [], []
+    for number, dialogue in enumerate(messages.to_pylist()):
+        tokens = words(" ".join(m["content"] for m in dialogue))
+        found = tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]
+        documents += [number] * len(found)
+        grams += found
+    if not grams:
+        return 0.0
+    # A stable hash (not Python's salted one): the statistic is the same on every run.
+    index = pl.Series(grams, dtype=pl.String).hash(seed=3).to_numpy() % dims
+    pairs, tf = np.unique(np.asarray(documents, np.int64) * dims + index.astype(np.int64),
+                          return_counts=True)
+    doc, term = pairs // dims, pairs % dims
+    n = int(doc.max()) + 1
+    idf = np.log((1 + n) / (1 + np.bincount(term, minlength=dims))) + 1
+    value = tf * idf[term]
+    unit = value / np.sqrt(np.bincount(doc, value**2, minlength=n))[doc]
+    if n < 2:
+        return 0.0
+    # With unit vectors, the sum of all pairwise dot products is |sum of vectors|^2 - n:
+    # the mean over pairs needs no n x n matrix.
+    total = np.bincount(term, unit, minlength=dims)
+    return float(1 - (total @ total - n) / (n * (n - 1)))
+
+
+def format_table(rows: list[tuple[str, SectorStats]], include_paper: bool = True) -> str:
+    """A Markdown table: one row a (label, stats), and the paper's row."""
+    header = ("| data | sector | dialogues | avg exchanges | avg dialogue tokens | "
+              "avg utterance tokens | MTLD | topic diversity |\n|---|---|---:|---:|---:|---:|---:|---:|")
+    lines = [header]
+    for label, s in rows:
+        lines.append(f"| {label} | {s.name} | {s.dialogues:,} | {s.avg_exchanges:.2f} | "
+                     f"{s.avg_dialogue_tokens:.1f} | {s.avg_utterance_tokens:.1f} | {s.mtld:.1f} | "
+                     f"{s.topic_diversity:.3f} |")
+    if include_paper:
+        p = PAPER
+        lines.append(f"| paper (Table 4) | all | {p['dialogues']:,} | {p['avg_exchanges']} | "
+                     f"{p['avg_dialogue_tokens']} | {p['avg_utterance_tokens']} | {p['mtld']} | "
+                     f"{p['topic_diversity']} |")
+    return "\n".join(lines)
