@@ -30,6 +30,7 @@ def reasons_by_line(rejects):
     (b"", "blank_line"),
     (b"   \t ", "blank_line"),
     (b'{"id": "1", "data": ["a\xff", "b"]}', "invalid_utf8"),
+    (b'{"id": "1", "\xffdata": ["a", "b"]}', "invalid_utf8"),  # even in a key pyarrow ignores
     (b'{"id": "1", "data": ["a \\ud800 b", "b"]}', "lone_surrogate"),
     (b'{"id": "1", "data": ["a", "b \\udc00"]}', "lone_surrogate"),
     (b'{"id": "1", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}", "json_too_deep"),
