@@ -201,3 +201,20 @@ def test_push_refuses_a_folder_that_is_not_prepared(tmp_path):
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "is not a prepared dataset folder" in result.stderr
+
+
+def test_a_row_stays_in_its_split_whatever_else_is_filtered(release, tmp_path):
+    from ultrachat_dataset.dedup import DedupOptions
+    from ultrachat_dataset.pipeline import PrepareOptions
+
+    def splits(out, options):
+        prepare(local_inputs("world", release), out, "world", options, progress=False)
+        return {(row["source"], row["line"]): split for split in ("train", "test")
+                for path in (out / "data" / "world").glob(f"{split}-*.parquet")
+                for row in pq.read_table(path, columns=["source", "line"]).to_pylist()}
+
+    strict = splits(tmp_path / "a", PrepareOptions())
+    loose = splits(tmp_path / "b", PrepareOptions(languages=None, dedup=DedupOptions(modes=())))
+    assert len(loose) > len(strict)
+    assert all(loose[key] == split for key, split in strict.items())
+    assert "test" in set(strict.values())

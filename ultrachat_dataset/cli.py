@@ -90,6 +90,12 @@ def _download_options(args: argparse.Namespace) -> DownloadOptions:
     return DownloadOptions(**values)
 
 
+def _add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?", default="all", choices=CONFIGS, metavar="CONFIG",
+                        help="all (default), world, writing or assistance")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def _add_download_options(parser: argparse.ArgumentParser, default_source: str) -> None:
     parser.add_argument("--source", choices=SOURCES, default=default_source,
                         help="where the release files come from: the Tsinghua links, the "
@@ -224,19 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Run the whole pipeline on the bundled sample (or "
                                "--data-dir) with no network; print what was kept, rejected and "
                                "repaired, and why, and show one dialogue.")
-    demo.add_argument("config", nargs="?", default="all", choices=CONFIGS, metavar="CONFIG",
-                      help="all (default), world, writing or assistance")
+    _add_config_argument(demo)
     demo.add_argument("--data-dir", type=Path, help="release files to read instead of the sample")
     demo.add_argument("--out", type=Path, help="keep the output here (default: a temporary folder)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=cmd_demo)
 
     prep = commands.add_parser("prepare", help="read, validate, clean, filter and deduplicate",
-                               description="Run the pipeline over local release files: writes "
-                               "OUT/data/CONFIG/train-*.parquet, OUT/rejects/CONFIG.parquet (every "
-                               "rejected line with its reason) and OUT/report.json.")
-    prep.add_argument("config", nargs="?", default="all", choices=CONFIGS, metavar="CONFIG",
-                      help="all (default), world, writing or assistance")
+                               description="Run the pipeline over the release files (local, or "
+                               "downloaded first): writes a dataset folder OUT with README.md (the "
+                               "card), data/<sector>/<split>-*.parquet, rejects/CONFIG.parquet (every "
+                               "rejected line with its reason) and report.json.")
+    _add_config_argument(prep)
     _add_download_options(prep, default_source="local")
     prep.add_argument("--data-dir", type=Path, help="folder with the release files (local), or "
                       "where downloads go (default: ~/.cache/ultrachat/release)")
@@ -257,18 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
         prep.add_argument(f"--{name}", type=int, help="reject dialogues beyond this limit")
     prep.add_argument("--decontaminate", type=Path, metavar="FILE",
                       help="benchmark prompts (text or JSON Lines): drop dialogues that contain one")
-    prep.add_argument("--quiet", action="store_true", help="no progress bars")
     prep.set_defaults(run=cmd_prepare)
     fetch = commands.add_parser("download", help="download and verify the release files",
                                 description="Fetch the release files of a config, resuming "
                                 "interrupted transfers, and verify size and sha256 (the Hub's, or "
                                 "ultrachat.lock.json's, recorded on first download).")
-    fetch.add_argument("config", nargs="?", default="all", choices=CONFIGS, metavar="CONFIG",
-                       help="all (default), world, writing or assistance")
+    _add_config_argument(fetch)
     fetch.add_argument("--dest", type=Path, default=None, help="folder for the files (default: "
                        "~/.cache/ultrachat/release)")
     _add_download_options(fetch, default_source="auto")
-    fetch.add_argument("--quiet", action="store_true", help="no progress bars")
     fetch.set_defaults(run=cmd_download)
 
     conv = commands.add_parser("convert", help="convert files or a prepared folder between chat "
