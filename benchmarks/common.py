@@ -20,7 +20,7 @@ def corpus(directory: Path | None, dialogues: int, seed: int, defects: dict[str,
            label: str) -> Path:
     """An existing corpus, or one synthesized once under bench-data/ and reused."""
     directory = directory or Path("bench-data") / f"{label}-{dialogues}-{seed}"
-    if not release_paths(directory):
+    if not release_paths(directory) or not (directory / "manifest.json").exists():  # written last
         from ultrachat_dataset.synth import synthesize
         print(f"synthesizing {dialogues} dialogues into {directory} ...", flush=True)
         synthesize(directory, dialogues=dialogues, seed=seed, defect_rates=defects)
