@@ -19,8 +19,10 @@ def release_paths(directory: Path) -> list[Path]:
 def corpus(directory: Path | None, dialogues: int, seed: int, defects: dict[str, float],
            label: str) -> Path:
     """An existing corpus, or one synthesized once under bench-data/ and reused."""
-    directory = directory or Path("bench-data") / f"{label}-{dialogues}-{seed}"
-    if not release_paths(directory) or not (directory / "manifest.json").exists():  # written last
+    if directory is not None:
+        return directory  # the user's corpus, used as it is
+    directory = Path("bench-data") / f"{label}-{dialogues}-{seed}"
+    if not (directory / "manifest.json").exists():  # written last: a half-written corpus is redone
         from ultrachat_dataset.synth import synthesize
         print(f"synthesizing {dialogues} dialogues into {directory} ...", flush=True)
         synthesize(directory, dialogues=dialogues, seed=seed, defect_rates=defects)
