@@ -148,3 +148,21 @@ def test_iterable_dataset_resumes_from_its_state_dict(prepared):
     state = stream.state_dict()
     stream.load_state_dict(state)
     assert head + [r["line"] for r in stream] == full
+
+
+def test_iterable_dataset_uses_parquet_row_groups_when_there_are_enough(prepared, tmp_path):
+    """Files with many row groups stream through datasets' parquet reader, one shard a group."""
+    import shutil
+    folder = tmp_path / "many"
+    shutil.copy(prepared / "README.md", folder.mkdir() or folder / "README.md")
+    for sector_dir in (prepared / "data").iterdir():
+        for path in sector_dir.glob("train-*.parquet"):
+            target = folder / "data" / sector_dir.name / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pq.read_table(path), target, row_group_size=10)
+    stream = iterable_dataset(folder, "all", num_shards=64)
+    assert stream.num_shards >= 64
+    lines = sorted((r["source"], r["line"]) for r in stream)
+    expected = sorted((r["source"], r["line"]) for p in split_files(prepared, "all")
+                      for r in pq.read_table(p, columns=["source", "line"]).to_pylist())
+    assert lines == expected
