@@ -2,13 +2,17 @@
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ultrachat_dataset.decontaminate import BenchmarkFilter, load_prompts
 from ultrachat_dataset.dedup import DedupKeys, DedupOptions
 from ultrachat_dataset.errors import ConfigError
 from ultrachat_dataset.read import ROW_SCHEMA
 from ultrachat_dataset.synth import _Composer
+from ultrachat_dataset.turns import opening_text
 
 
 def rows(dialogues):
@@ -115,3 +119,11 @@ def test_prompt_files_in_text_and_json(tmp_path):
         load_prompts(tmp_path / "bad.jsonl")
     with pytest.raises(ConfigError, match="cannot read the benchmark prompt file"):
         load_prompts(tmp_path / "missing.txt")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.text(max_size=12), max_size=5), max_size=6), st.integers(0, 40))
+def test_opening_text_equals_joining_everything_then_cutting(dialogues, chars):
+    data = pa.array(dialogues, pa.list_(pa.string()))
+    expected = pc.utf8_slice_codeunits(pc.binary_join(data, "\n"), 0, chars)
+    assert opening_text(data, chars).to_pylist() == expected.to_pylist()

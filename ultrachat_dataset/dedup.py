@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .errors import ConfigError
-from .turns import TurnLayout
+from .turns import TurnLayout, opening_text
 
 DEDUP_MODES = {
     "exact": "drop dialogues equal to an earlier one after normalisation (case, space, punctuation)",
@@ -176,9 +175,8 @@ def compute_keys(rows: pa.Table, options: DedupOptions) -> KeyPart:
     part = KeyPart(rows.num_rows, dialogue_hashes(layout, turn_hashes),
                    turn_hashes[layout.position == 0])
     if "near" in options.modes:
-        prefix = pc.utf8_slice_codeunits(pc.binary_join(rows.column("data"), "\n"), 0,
-                                         options.near_chars)
-        part.bands, part.too_short = minhash_bands(prefix.combine_chunks(), options)
+        prefix = opening_text(rows.column("data"), options.near_chars)
+        part.bands, part.too_short = minhash_bands(prefix, options)
     return part
 
 

@@ -71,3 +71,16 @@ def trim_turns(turns: pa.Array) -> pa.Array:
         return turns
     mask = pa.array(needs)
     return pc.replace_with_mask(turns, mask, pc.utf8_trim_whitespace(turns.filter(mask)))
+
+
+def opening_text(data: pa.Array | pa.ChunkedArray, chars: int, separator: str = "\n") -> pa.Array:
+    """The first `chars` characters of each dialogue's turns joined by `separator`, joining only
+    the turns that reach into them (the rest of a long dialogue is never copied)."""
+    layout = TurnLayout.of(data)
+    lengths = pc.utf8_length(layout.turns).to_numpy(zero_copy_only=False) + len(separator)
+    before = np.cumsum(lengths) - lengths  # characters before each turn, corpus-wide...
+    row_start = (np.cumsum(layout.lengths) - layout.lengths)[layout.owner]
+    starts_in_row = before - before[row_start] if len(before) else before  # ...and within its row
+    # A turn counts if its separator starts within the opening (the cut below trims the rest).
+    opening = layout.rebuild(keep=starts_in_row - len(separator) < chars)
+    return pc.utf8_slice_codeunits(pc.binary_join(opening, separator), 0, chars)
