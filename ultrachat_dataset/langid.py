@@ -6,7 +6,7 @@ computed over the whole batch at once: at most 1% of characters are letters beyo
 English function words make up a large share of the words (French, German or Spanish prose has almost none of
 them). Only the rest (other scripts, accented Latin text, code-heavy or very short dialogues) go to
 langdetect, seeded so the answer never changes between runs. Detection reads the first
-`SAMPLE_CHARS` characters of the dialogue's first three turns.
+`SAMPLE_CHARS` characters of the dialogue (its turns joined by newlines).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 from .rejects import rejects_from_rows
+from .turns import opening_text
 
 SAMPLE_CHARS = 600
 # Frequent English words that are not words of French, German, Spanish, Italian or Portuguese.
@@ -43,7 +44,7 @@ class LanguageResult:
 
 
 def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
-    samples = pc.utf8_slice_codeunits(pc.binary_join(pc.list_slice(data, 0, 3), "\n"), 0, SAMPLE_CHARS)
+    samples = opening_text(data, SAMPLE_CHARS)
     text = pl.from_arrow(samples)
     # Cheap signals, vectorised: words (spaces + 1), English function words, non-ASCII letters.
     words = text.str.count_matches(" ", literal=True).to_numpy() + 1
