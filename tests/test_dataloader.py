@@ -1,0 +1,80 @@
+"""DistributedStream under a real torch DataLoader (0, 1, 2, 4 workers; world sizes 1 to 8).
+
+torch is not a dependency: uv would pull the CUDA build (GBs). This machine kind ships the CPU
+wheel of torch 2.13.0 in the pip find-links folder; the test installs it, with this package,
+into a virtual environment of its own.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+WHEELS = Path(os.environ.get("ULTRACHAT_TORCH_WHEELS", "/opt/wheels"))
+
+SCRIPT = r'''
+import json, sys
+from collections import Counter
+import pyarrow as pa, pyarrow.parquet as pq
+from torch.utils.data import DataLoader
+from ultrachat_dataset.streaming import DistributedStream
+
+folder, paths, row = sys.argv[1], [], 0
+for index, groups in enumerate([(10, 17, 5), (31,), (8, 8, 8, 16)]):
+    path = f"{folder}/train-{index}.parquet"
+    with pq.ParquetWriter(path, pa.schema([("key", pa.int64())])) as writer:
+        for size in groups:
+            writer.write_table(pa.table({"key": list(range(row, row + size))}))
+            row += size
+    paths.append(path)
+results = []
+for world in (1, 2, 3, 4, 8):
+    for workers in (0, 1, 2, 4):
+        for remainder in ("drop", "pad"):
+            seen, counts = Counter(), []
+            for rank in range(world):
+                stream = DistributedStream(paths, rank=rank, world_size=world, seed=7,
+                                           remainder=remainder)
+                keys = [int(item["key"]) for item in DataLoader(stream, batch_size=None,
+                                                               num_workers=workers)]
+                counts.append(len(keys))
+                seen.update(keys)
+            results.append({"world": world, "workers": workers, "remainder": remainder,
+                            "counts": counts, "seen": dict(seen)})
+print(json.dumps(results))
+'''
+
+
+@pytest.fixture(scope="module")
+def torch_python(tmp_path_factory):
+    wheels = sorted(WHEELS.glob("torch-2.13.0*cp311*.whl"))
+    assert wheels, f"no CPU torch 2.13.0 wheel in {WHEELS} (set ULTRACHAT_TORCH_WHEELS)"
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv is needed to build the torch environment (pip install uv)"
+    venv = tmp_path_factory.mktemp("torch") / "venv"
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([uv, "pip", "install", "-q", "--python", python, "--no-deps", str(wheels[0])],
+                   check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--python", python, "-e", str(REPO), "sympy",
+                    "networkx", "filelock", "fsspec", "typing-extensions"], check=True)
+    return python
+
+
+def test_every_rank_gets_the_same_count_under_a_real_dataloader(torch_python, tmp_path):
+    import json
+    result = subprocess.run([torch_python, "-c", SCRIPT, str(tmp_path)], capture_output=True,
+                            text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for case in json.loads(result.stdout.strip().splitlines()[-1]):
+        world, counts = case["world"], case["counts"]
+        seen = {int(k): v for k, v in case["seen"].items()}
+        assert len(set(counts)) == 1, case
+        if case["remainder"] == "drop":
+            assert counts[0] == 103 // world and set(seen.values()) == {1}, case
+        else:
+            assert counts[0] == -(-103 // world) and set(range(103)) <= set(seen), case
