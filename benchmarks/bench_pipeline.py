@@ -29,7 +29,7 @@ CONTENT_DEFECTS = {"duplicate": 0.02, "near_duplicate": 0.02, "mojibake": 0.01,
 
 def run_ultrachat(directory: Path) -> int:
     from ultrachat_dataset.pipeline import local_inputs, prepare
-    with tempfile.TemporaryDirectory(dir=".") as out:
+    with tempfile.TemporaryDirectory() as out:
         return prepare(local_inputs("all", directory), out, progress=False).totals().kept
 
 
@@ -48,7 +48,7 @@ def run_naive(directory: Path) -> int:
         except LangDetectException:
             return False
 
-    with tempfile.TemporaryDirectory(dir=".") as cache:
+    with tempfile.TemporaryDirectory() as cache:
         files = [str(p) for p in release_paths(directory)]
         table = datasets.load_dataset("json", data_files=files, split="train", cache_dir=cache)
         table = table.map(lambda ex: {"data": [ftfy.fix_text(turn) for turn in ex["data"]]})
@@ -72,7 +72,7 @@ def run_copy(directory: Path) -> int:
     import pyarrow.parquet as pq
 
     rows = 0
-    with tempfile.TemporaryDirectory(dir=".") as out:
+    with tempfile.TemporaryDirectory() as out:
         for index, path in enumerate(release_paths(directory)):
             table = pajson.read_json(path)
             pq.write_table(table, f"{out}/{index}.parquet", compression="zstd",
