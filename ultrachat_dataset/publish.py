@@ -27,7 +27,7 @@ from .sources import ALL_FILES, SECTORS
 from .stats import compute_folder, format_table
 from .write import SPLITS, UNLABELLED
 
-STATS_SAMPLE = 1000  # utterances (MTLD) and dialogues (topic diversity) the card's stats sample
+STATS_SAMPLE = 500  # utterances (MTLD) and dialogues (topic diversity) the card's stats sample
 CONFIG_DESCRIPTIONS = {
     "all": "every sector (and the Hub copy's unlabelled rows, if that was the source)",
     "world": "Questions about the World",

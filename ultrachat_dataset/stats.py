@@ -109,30 +109,41 @@ def load_dialogues(path: str | Path, config: str = "all") -> pa.Table:
     return pa.table({"sector": sector, "messages": messages})
 
 
+@dataclass
+class _Measured:
+    """One chunk of dialogues, measured once (however many accumulators it feeds)."""
+
+    messages: pa.Array
+    utterances: int
+    tokens: float
+
+
+def _measure(messages: pa.Array | pa.ChunkedArray, tokenizer) -> _Measured:
+    if isinstance(messages, pa.ChunkedArray):
+        messages = pa.concat_arrays(messages.chunks) if messages.num_chunks else pa.array([], MESSAGES)
+    layout = TurnLayout.of(messages)
+    spoken = pc.not_equal(pc.struct_field(layout.turns, "role"), "system").to_numpy(zero_copy_only=False)
+    tokens = _token_counts(pc.struct_field(layout.turns, "content"), tokenizer) * spoken
+    return _Measured(messages, int(spoken.sum()), float(tokens.sum()))
+
+
 class _Accumulator:
     """Exact sums over every dialogue, and a systematic sample (every `stride`-th) for the rest."""
 
-    def __init__(self, name: str, expected_rows: int, sample: int, tokenizer):
-        self.name, self.sample, self.tokenizer = name, sample, tokenizer
+    def __init__(self, name: str, expected_rows: int, sample: int):
+        self.name, self.sample = name, sample
         self.stride = max(1, expected_rows // max(sample, 1))
         self.dialogues = self.utterances = 0
         self.tokens = 0.0
         self.sampled: list[pa.Array] = []
 
-    def add(self, messages: pa.Array | pa.ChunkedArray) -> None:
-        if isinstance(messages, pa.ChunkedArray):
-            messages = pa.concat_arrays(messages.chunks) if messages.num_chunks else pa.array([], MESSAGES)
-        layout = TurnLayout.of(messages)
-        contents = pc.struct_field(layout.turns, "content")
-        spoken = pc.not_equal(pc.struct_field(layout.turns, "role"), "system").to_numpy(
-            zero_copy_only=False)
-        tokens = _token_counts(contents, self.tokenizer) * spoken
-        picked = np.arange((-self.dialogues) % self.stride, len(layout.lengths), self.stride)
+    def add(self, chunk: _Measured) -> None:
+        picked = np.arange((-self.dialogues) % self.stride, len(chunk.messages), self.stride)
         if len(picked):
-            self.sampled.append(messages.take(pa.array(picked)))
-        self.dialogues += len(layout.lengths)
-        self.utterances += int(spoken.sum())
-        self.tokens += float(tokens.sum())
+            self.sampled.append(chunk.messages.take(pa.array(picked)))
+        self.dialogues += len(chunk.messages)
+        self.utterances += chunk.utterances
+        self.tokens += chunk.tokens
 
     def result(self, seed: int) -> SectorStats:
         sampled = pa.concat_arrays(self.sampled) if self.sampled else pa.array([], MESSAGES)
@@ -181,13 +192,14 @@ def _messages_of_files(files: list[Path]):
 
 def _summarise(sources: dict, sample: int, seed: int, tokenizer) -> list[SectorStats]:
     """sources: sector -> (row count, iterable of `messages` arrays). Each sector, then `all`."""
-    overall = _Accumulator("all", sum(rows for rows, _ in sources.values()), sample, tokenizer)
+    overall = _Accumulator("all", sum(rows for rows, _ in sources.values()), sample)
     results = []
     for name, (rows, chunks) in sources.items():
-        sector = _Accumulator(name, rows, sample, tokenizer)
+        sector = _Accumulator(name, rows, sample)
         for messages in chunks:
-            sector.add(messages)
-            overall.add(messages)
+            measured = _measure(messages, tokenizer)
+            sector.add(measured)
+            overall.add(measured)
         results.append(sector.result(seed))
     return [*results, overall.result(seed)]
 
