@@ -141,7 +141,7 @@ def _fetch_verified(release: ReleaseFile, dest: Path, lock: LockFile, options: D
     if final.is_file() and expected and _sha256(final) == expected:
         return final  # already here and verified
     part = dest / f".{release.name}.part"
-    for attempt in (1, 2):
+    for _ in range(2):  # a mismatch is fetched once more before it is an error
         if release.origin == "hub" and not options.mirror:
             _hub_fetch(release, part, options)
         else:
@@ -153,13 +153,10 @@ def _fetch_verified(release: ReleaseFile, dest: Path, lock: LockFile, options: D
                 lock.record(release.name, actual_size, actual, url or f"hub:{HUB_REPO}")
             return final
         part.unlink()
-        if attempt == 2:
-            raise DownloadError(
-                f"{release.name}: downloaded twice from {url or HUB_REPO} and both differ from the "
-                f"expected {trusted}: sha256 {expected}, size {size}; got sha256 {actual}, size "
-                f"{actual_size}. If the file legitimately changed, delete its entry in "
-                f"{lock.path}")
-    raise AssertionError("unreachable")
+    raise DownloadError(
+        f"{release.name}: downloaded twice from {url or HUB_REPO} and both differ from the "
+        f"expected {trusted}: sha256 {expected}, size {size}; got sha256 {actual}, size "
+        f"{actual_size}. If the file legitimately changed, delete its entry in {lock.path}")
 
 
 def _plan(release: ReleaseFile, options: DownloadOptions, lock: LockFile):
