@@ -7,6 +7,7 @@ the dataset card's `configs:` still apply (copy README.md over if you publish th
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def _convert_file(source: Path, target: Path, to: str, system, tokenizer, max_to
     jsonl = target.suffix in JSONL_SUFFIXES
     if not jsonl and target.suffix != ".parquet":
         raise ConfigError(f"{target}: name the output .parquet or .jsonl")
-    with open(target, "wb") if jsonl else _null() as handle:
+    with open(target, "wb") if jsonl else contextlib.nullcontext() as handle:
         for table in _batches(source):
             out = _template(table, tokenizer, max_tokens, system) if to == "template" else \
                 convert(table, to, system)
@@ -74,10 +75,3 @@ def _template(table: pa.Table, tokenizer, max_tokens, system) -> pa.Table:
     return pa.Table.from_pydict(render_batch(tokenizer, messages.select(["id", "messages"]).to_pydict(),
                                              max_tokens))
 
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
