@@ -48,7 +48,7 @@ def test_partial_local_release_names_what_is_missing(tmp_path):
 def test_local_hub_shards_serve_all_but_tsinghua_files_win(tmp_path):
     touch(tmp_path, *[f"train_{i}.jsonl" for i in range(10)])
     assert len(find_local(tmp_path, "all")) == 10
-    with pytest.raises(SourceError, match="no release file for config 'world'"):
+    with pytest.raises(SourceError, match="holds the Hub copy.*no sector: use config 'all'"):
         find_local(tmp_path, "world")
     touch(tmp_path, "ultrachat_release_230407.json", "ultrachat_material_release_230412.json",
           "ultrachat_material_release_230417.json", "ultrachat_existent_material_release_230420.json")

@@ -97,6 +97,9 @@ def find_local(data_dir: str | Path, config: str) -> list[LocalFile]:
                                   "download them with `ultrachat download`")
             return found
     names = ", ".join(f.name for f in release_files(config, "tsinghua"))
+    if config != "all" and any(_local_path(directory, f.name) for f in HUB_FILES):
+        raise SourceError(f"{directory} holds the Hub copy (train_*.jsonl), whose rows carry no "
+                          f"sector: use config 'all', or get {names} for config {config!r}")
     raise SourceError(f"no release file for config {config!r} in {directory}: expected {names}"
                       + (" or the Hub shards train_0.jsonl .. train_9.jsonl" if config == "all" else ""))
 
