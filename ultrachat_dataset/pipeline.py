@@ -150,7 +150,7 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     report.check()
     report.write(out / "report.json")
     from .publish import write_card  # publish builds on the pipeline: imported late, no cycle
-    write_card(out, report)
+    write_card(out, report, progress=progress)
     return report
 
 

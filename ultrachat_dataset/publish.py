@@ -86,7 +86,8 @@ def card_template_path() -> Path:
     return packaged if packaged.is_file() else checkout
 
 
-def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat") -> Path:
+def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat",
+               progress: bool = False) -> Path:
     out = Path(out_dir)
     configs = folder_configs(out)
     default = "all" if "all" in configs else next(iter(configs))
@@ -111,7 +112,8 @@ def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat") 
                      for name, folders in configs.items()}).to_dataset_card_data(card_data)
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
     statistics = format_table([("this dataset", row) for row in
-                               compute_folder(out, default, sample=STATS_SAMPLE)])
+                               compute_folder(out, default, sample=STATS_SAMPLE,
+                                              progress=progress)])
     card = DatasetCard.from_template(card_data, template_path=str(card_template_path()),
                                      stats_table=statistics, stats_sample=STATS_SAMPLE,
                                      **_body_variables(report, config_rows, repo_id, default))

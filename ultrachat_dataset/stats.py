@@ -22,6 +22,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from .errors import ConfigError
 from .formats import MESSAGES_TYPE as MESSAGES
@@ -172,7 +173,7 @@ def compute(table: pa.Table, sample: int = 2000, seed: int = 0, tokenizer=None) 
 
 
 def compute_folder(folder: str | Path, config: str = "all", sample: int = 2000, seed: int = 0,
-                   tokenizer=None) -> list[SectorStats]:
+                   tokenizer=None, progress: bool = False) -> list[SectorStats]:
     """The same over a prepared folder, streamed row group by row group: memory stays flat."""
     from .publish import folder_configs
     sources = {}
@@ -180,7 +181,9 @@ def compute_folder(folder: str | Path, config: str = "all", sample: int = 2000, 
         files = sorted((Path(folder) / "data" / sector).glob("*.parquet"))
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         sources[sector] = (rows, _messages_of_files(files))
-    return _summarise(sources, sample, seed, tokenizer)
+    with tqdm(total=sum(rows for rows, _ in sources.values()), unit="dialogues", desc="statistics",
+              disable=not progress) as bar:
+        return _summarise(sources, sample, seed, tokenizer, bar.update)
 
 
 def _messages_of_files(files: list[Path]):
@@ -190,7 +193,8 @@ def _messages_of_files(files: list[Path]):
             yield parquet.read_row_group(group, columns=["messages"]).column("messages")
 
 
-def _summarise(sources: dict, sample: int, seed: int, tokenizer) -> list[SectorStats]:
+def _summarise(sources: dict, sample: int, seed: int, tokenizer,
+               on_rows=lambda count: None) -> list[SectorStats]:
     """sources: sector -> (row count, iterable of `messages` arrays). Each sector, then `all`."""
     overall = _Accumulator("all", sum(rows for rows, _ in sources.values()), sample)
     results = []
@@ -200,6 +204,7 @@ def _summarise(sources: dict, sample: int, seed: int, tokenizer) -> list[SectorS
             measured = _measure(messages, tokenizer)
             sector.add(measured)
             overall.add(measured)
+            on_rows(len(measured.messages))
         results.append(sector.result(seed))
     return [*results, overall.result(seed)]
 
