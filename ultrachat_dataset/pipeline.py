@@ -145,7 +145,8 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
         spool_paths = spooled.close() if spooled.rows else []
         output = DatasetWriter(out / "data", options.test_fraction)
         _write_deduplicated(spool_paths, keys, output, report, rejects, progress)
-        output.close([f for f in folders if not _only_unlabelled(inputs)])
+        # Every folder the config promises gets both splits, even when nothing was kept.
+        output.close([UNLABELLED] if _only_unlabelled(inputs) else folders)
     shutil.rmtree(spool, ignore_errors=True)
     report.check()
     report.write(out / "report.json")
