@@ -124,12 +124,13 @@ def cmd_convert(args: argparse.Namespace) -> None:
 def cmd_stats(args: argparse.Namespace) -> None:
     import json
 
-    from .stats import format_table, load_dialogues, stats_of
+    from .stats import TOKEN_SAMPLE_FACTOR, format_table, load_dialogues, stats_of
     tokenizer = _tokenizer(args.tokenizer)
     rows = [(str(path), sector_stats) for path in args.paths
             for sector_stats in stats_of(path, args.config, args.sample, args.seed, tokenizer)]
     print(format_table(rows))
-    print(f"\ntokens: {'whitespace' if not args.tokenizer else args.tokenizer}; MTLD over "
+    print(f"\ntokens: {'whitespace' if not args.tokenizer else args.tokenizer}, lengths averaged over "
+          f"{TOKEN_SAMPLE_FACTOR * args.sample} sampled dialogues (counts exact); MTLD over "
           f"{args.sample} sampled utterances; topic diversity: TF-IDF (hashed uni+bigrams) over "
           f"{args.sample} sampled dialogues; coherence (ChatGPT-rated) not computable offline")
     if args.plot:

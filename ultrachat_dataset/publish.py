@@ -24,7 +24,7 @@ from .errors import ConfigError
 from .pipeline import REPAIR_KINDS, describe_reason
 from .rejects import Report, by_count
 from .sources import ALL_FILES, SECTORS
-from .stats import compute_folder, format_table
+from .stats import TOKEN_SAMPLE_FACTOR, compute_folder, format_table
 from .write import SPLITS, UNLABELLED
 
 STATS_SAMPLE = 500  # utterances (MTLD) and dialogues (topic diversity) the card's stats sample
@@ -116,6 +116,7 @@ def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat",
                                               progress=progress)])
     card = DatasetCard.from_template(card_data, template_path=str(card_template_path()),
                                      stats_table=statistics, stats_sample=STATS_SAMPLE,
+                                     token_sample=STATS_SAMPLE * TOKEN_SAMPLE_FACTOR,
                                      **_body_variables(report, config_rows, repo_id, default))
     path = out / "README.md"
     card.save(path)

@@ -110,41 +110,38 @@ def load_dialogues(path: str | Path, config: str = "all") -> pa.Table:
     return pa.table({"sector": sector, "messages": messages})
 
 
-@dataclass
-class _Measured:
-    """One chunk of dialogues, measured once (however many accumulators it feeds)."""
-
-    messages: pa.Array
-    utterances: int
-    tokens: float
-
-
-def _measure(messages: pa.Array | pa.ChunkedArray, tokenizer) -> _Measured:
-    if isinstance(messages, pa.ChunkedArray):
-        messages = pa.concat_arrays(messages.chunks) if messages.num_chunks else pa.array([], MESSAGES)
-    layout = TurnLayout.of(messages)
-    spoken = pc.not_equal(pc.struct_field(layout.turns, "role"), "system").to_numpy(zero_copy_only=False)
-    tokens = _token_counts(pc.struct_field(layout.turns, "content"), tokenizer) * spoken
-    return _Measured(messages, int(spoken.sum()), float(tokens.sum()))
+TOKEN_SAMPLE_FACTOR = 10  # token lengths are averaged over 10x as many dialogues as MTLD reads
 
 
 class _Accumulator:
-    """Exact sums over every dialogue, and a systematic sample (every `stride`-th) for the rest."""
+    """Exact counts over every dialogue; systematic samples (every k-th dialogue) for the rest:
+    token lengths over `TOKEN_SAMPLE_FACTOR * sample` dialogues, MTLD and topic over `sample`."""
 
-    def __init__(self, name: str, expected_rows: int, sample: int):
-        self.name, self.sample = name, sample
+    def __init__(self, name: str, expected_rows: int, sample: int, tokenizer):
+        self.name, self.sample, self.tokenizer = name, sample, tokenizer
         self.stride = max(1, expected_rows // max(sample, 1))
+        self.token_stride = max(1, expected_rows // max(sample * TOKEN_SAMPLE_FACTOR, 1))
         self.dialogues = self.utterances = 0
+        self.measured_dialogues = self.measured_utterances = 0
         self.tokens = 0.0
         self.sampled: list[pa.Array] = []
 
-    def add(self, chunk: _Measured) -> None:
-        picked = np.arange((-self.dialogues) % self.stride, len(chunk.messages), self.stride)
-        if len(picked):
-            self.sampled.append(chunk.messages.take(pa.array(picked)))
-        self.dialogues += len(chunk.messages)
-        self.utterances += chunk.utterances
-        self.tokens += chunk.tokens
+    def add(self, messages: pa.Array | pa.ChunkedArray) -> None:
+        if isinstance(messages, pa.ChunkedArray):
+            messages = pa.concat_arrays(messages.chunks) if messages.num_chunks else pa.array([], MESSAGES)
+        self.utterances += _spoken(messages).sum()
+        for stride, keep in ((self.stride, self.sampled.append), (self.token_stride, self._measure)):
+            picked = np.arange((-self.dialogues) % stride, len(messages), stride)
+            if len(picked):
+                keep(messages.take(pa.array(picked)))
+        self.dialogues += len(messages)
+
+    def _measure(self, messages: pa.Array) -> None:
+        spoken = _spoken(messages)
+        contents = pc.struct_field(pc.list_flatten(messages), "content")
+        self.tokens += float((_token_counts(contents, self.tokenizer) * spoken).sum())
+        self.measured_utterances += int(spoken.sum())
+        self.measured_dialogues += len(messages)
 
     def result(self, seed: int) -> SectorStats:
         sampled = pa.concat_arrays(self.sampled) if self.sampled else pa.array([], MESSAGES)
@@ -154,12 +151,11 @@ class _Accumulator:
         chosen = np.random.default_rng(seed).choice(len(texts), size=min(self.sample, len(texts)),
                                                     replace=False)
         mtlds = [mtld(words(texts[i])) for i in chosen]
-        dialogues = max(self.dialogues, 1)
         return SectorStats(
             name=self.name, dialogues=self.dialogues,
-            avg_exchanges=self.utterances / 2 / dialogues,
-            avg_dialogue_tokens=self.tokens / dialogues,
-            avg_utterance_tokens=self.tokens / max(self.utterances, 1),
+            avg_exchanges=float(self.utterances / 2 / max(self.dialogues, 1)),
+            avg_dialogue_tokens=self.tokens / max(self.measured_dialogues, 1),
+            avg_utterance_tokens=self.tokens / max(self.measured_utterances, 1),
             mtld=float(np.mean(mtlds)) if mtlds else 0.0,
             topic_diversity=topic_diversity(sampled))
 
@@ -196,17 +192,22 @@ def _messages_of_files(files: list[Path]):
 def _summarise(sources: dict, sample: int, seed: int, tokenizer,
                on_rows=lambda count: None) -> list[SectorStats]:
     """sources: sector -> (row count, iterable of `messages` arrays). Each sector, then `all`."""
-    overall = _Accumulator("all", sum(rows for rows, _ in sources.values()), sample)
+    overall = _Accumulator("all", sum(rows for rows, _ in sources.values()), sample, tokenizer)
     results = []
     for name, (rows, chunks) in sources.items():
-        sector = _Accumulator(name, rows, sample)
+        sector = _Accumulator(name, rows, sample, tokenizer)
         for messages in chunks:
-            measured = _measure(messages, tokenizer)
-            sector.add(measured)
-            overall.add(measured)
-            on_rows(len(measured.messages))
+            sector.add(messages)
+            overall.add(messages)
+            on_rows(len(messages))
         results.append(sector.result(seed))
     return [*results, overall.result(seed)]
+
+
+def _spoken(messages: pa.Array) -> np.ndarray:
+    """Which turns are user or assistant turns (not system prompts), all rows flattened."""
+    roles = pc.struct_field(pc.list_flatten(messages), "role")
+    return pc.not_equal(roles, "system").to_numpy(zero_copy_only=False)
 
 
 def _token_counts(contents: pa.Array, tokenizer) -> np.ndarray:
