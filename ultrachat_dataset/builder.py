@@ -21,8 +21,9 @@ from .dedup import DEFAULT_DEDUP, DedupOptions
 from .download import SOURCES, DownloadOptions, release_inputs
 from .errors import ConfigError
 from .pipeline import PrepareOptions, prepare
-from .publish import CONFIG_DESCRIPTIONS, dataset_features, folder_configs
+from .publish import CONFIG_DESCRIPTIONS, dataset_features
 from .sources import CONFIGS
+from .streaming import split_files
 from .write import SPLITS, TEST_FRACTION
 
 _Key = getattr(datasets.builder, "Key", None)  # datasets >= 4 keys tables with Key(shard, batch)
@@ -83,11 +84,8 @@ class UltraChat(datasets.ArrowBasedBuilder):
         inputs = release_inputs(self.config.name, data_dir, DownloadOptions(source=self.config.source))
         out = Path(self._cache_dir_root) / "ultrachat_prepared" / self.config_id
         prepare(inputs, out, self.config.name, options, progress=True)
-        folders = folder_configs(out).get(self.config.name, [])
-        return [datasets.SplitGenerator(
-            name=split, gen_kwargs={"files": sorted(str(p) for folder in folders for p in
-                                                    (out / "data" / folder).glob(f"{split}-*.parquet"))})
-            for split in SPLITS]
+        return [datasets.SplitGenerator(name=split, gen_kwargs={
+            "files": [str(p) for p in split_files(out, self.config.name, split)]}) for split in SPLITS]
 
     def _generate_tables(self, files):
         schema = self.info.features.arrow_schema

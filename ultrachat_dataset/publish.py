@@ -25,7 +25,7 @@ from .pipeline import REPAIR_KINDS, describe_reason
 from .rejects import Report, by_count
 from .sources import ALL_FILES, SECTORS
 from .stats import TOKEN_SAMPLE_FACTOR, compute_folder, format_table
-from .write import SPLITS, UNLABELLED
+from .write import SPLITS, UNLABELLED, shard_files
 
 STATS_SAMPLE = 500  # utterances (MTLD) and dialogues (topic diversity) the card's stats sample
 CONFIG_DESCRIPTIONS = {
@@ -70,8 +70,7 @@ def split_sizes(out_dir: Path, folders: list[str]) -> dict[str, tuple[int, int, 
     """split -> (examples, uncompressed bytes, file bytes) over the folders' shards."""
     sizes = {}
     for split in SPLITS:
-        files = [path for folder in folders
-                 for path in sorted((out_dir / "data" / folder).glob(f"{split}-*.parquet"))]
+        files = shard_files(out_dir, folders, (split,))
         metas = [pq.ParquetFile(p).metadata for p in files]
         sizes[split] = (sum(m.num_rows for m in metas),
                         sum(m.row_group(i).total_byte_size for m in metas for i in range(m.num_row_groups)),

@@ -141,12 +141,10 @@ class RejectWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = pq.ParquetWriter(self.path, REJECT_SCHEMA, compression="zstd")
-        self.count = 0
 
     def write(self, rejects: pa.Table) -> None:
         if rejects.num_rows:
             self._writer.write_table(rejects.cast(REJECT_SCHEMA))
-            self.count += rejects.num_rows
 
     def close(self) -> None:
         self._writer.close()

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .errors import ConfigError
 from .formats import MESSAGES_TYPE as MESSAGES
 from .turns import TurnLayout
+from .write import shard_files
 
 PAPER = {"dialogues": 1_468_352, "avg_exchanges": 3.8, "avg_dialogue_tokens": 1467.4,
          "avg_utterance_tokens": 309.3, "mtld": 74.3, "topic_diversity": 0.702}
@@ -174,7 +175,7 @@ def compute_folder(folder: str | Path, config: str = "all", sample: int = 2000, 
     from .publish import folder_configs
     sources = {}
     for sector in folder_configs(folder)[config]:
-        files = sorted((Path(folder) / "data" / sector).glob("*.parquet"))
+        files = shard_files(folder, [sector])
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         sources[sector] = (rows, _messages_of_files(files))
     with tqdm(total=sum(rows for rows, _ in sources.values()), unit="dialogues", desc="statistics",

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .errors import ConfigError
+from .write import shard_files
 
 try:  # a torch IterableDataset when torch is there, so DataLoader takes the iterable path
     from torch.utils.data import IterableDataset as _IterableBase
@@ -42,8 +43,7 @@ def split_files(folder: str | Path, config: str = "all", split: str = "train") -
     configs = folder_configs(folder)
     if config not in configs:
         raise ConfigError(f"{folder} has no config {config!r}: it has {', '.join(configs) or 'none'}")
-    return sorted(p for sector in configs[config]
-                  for p in (Path(folder) / "data" / sector).glob(f"{split}-*.parquet"))
+    return shard_files(folder, configs[config], (split,))
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,12 @@ def is_test(rows: pa.Table, test_fraction: float = TEST_FRACTION) -> np.ndarray:
                      for text in openers], bool)
 
 
+def shard_files(out_dir: str | Path, folders: list[str], splits: tuple[str, ...] = SPLITS) -> list[Path]:
+    """The shards of `splits` in the sector `folders` of a prepared folder, folder by folder."""
+    return [path for folder in folders for split in splits
+            for path in sorted((Path(out_dir) / "data" / folder).glob(f"{split}-*.parquet"))]
+
+
 class DatasetWriter:
     """Routes prepared rows to one `ShardWriter` per (sector folder, split)."""
 
