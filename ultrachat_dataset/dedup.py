@@ -25,6 +25,7 @@ import polars as pl
 import pyarrow as pa
 
 from .errors import ConfigError
+from .normalize import normalized_hashes, normalized_words
 from .turns import TurnLayout, opening_text
 
 DEDUP_MODES = {
@@ -68,17 +69,8 @@ def _splitmix(values: np.ndarray) -> np.ndarray:
         return z ^ (z >> _U64(31))
 
 
-def normalize(text: pl.Expr, keep_spaces: bool) -> pl.Expr:
-    """Lower case, punctuation removed; white space removed too, or collapsed to one space."""
-    lowered = text.str.to_lowercase()
-    if keep_spaces:
-        return lowered.str.replace_all(r"[^\p{L}\p{N}\s]+", "").str.replace_all(r"\s+", " ")
-    return lowered.str.replace_all(r"[^\p{L}\p{N}]+", "")
-
-
 def normalized_turn_hashes(turns: pa.Array) -> np.ndarray:
-    frame = pl.DataFrame({"turn": pl.from_arrow(turns)})
-    return frame.select(normalize(pl.col("turn"), keep_spaces=False).hash(seed=7))["turn"].to_numpy()
+    return normalized_hashes(turns, seed=7)
 
 
 def dialogue_hashes(layout: TurnLayout, turn_hashes: np.ndarray) -> np.ndarray:
@@ -92,17 +84,15 @@ def dialogue_hashes(layout: TurnLayout, turn_hashes: np.ndarray) -> np.ndarray:
 
 def word_shingles(texts: pa.Array, words_per_shingle: int) -> pl.DataFrame:
     """(doc, shingle hash) for every run of `words_per_shingle` words of each (normalised) text."""
-    frame = pl.DataFrame({"text": pl.from_arrow(texts)}).with_row_index("doc")
-    words = (frame.select("doc", normalize(pl.col("text"), keep_spaces=True).str.strip_chars()
-                          .str.split(" ").alias("word"))
-             .explode("word").filter(pl.col("word") != "")
-             .select("doc", pl.col("word").hash(seed=11).alias("h")))
+    doc, word = normalized_words(texts, seed=11)
     n = words_per_shingle
-    combined = sum(pl.col("h").shift(-k) * pl.lit(int(_splitmix(np.array([k]))[0]), pl.UInt64)
-                   for k in range(n))
-    return (words.select("doc", pl.col("doc").shift(-(n - 1)).alias("last_doc"),
-                         combined.alias("shingle"))
-            .filter(pl.col("doc") == pl.col("last_doc")).select("doc", "shingle"))
+    count = max(len(word) - n + 1, 0)
+    shingle = np.zeros(count, _U64)
+    with np.errstate(over="ignore"):
+        for k in range(n):  # order-sensitive: each position gets its own multiplier
+            shingle += word[k:k + count] * _splitmix(np.array([k]))[0]
+    whole = doc[:count] == doc[n - 1:n - 1 + count]  # the n words belong to one text
+    return pl.DataFrame({"doc": doc[:count][whole], "shingle": shingle[whole]})
 
 
 def minhash_bands(texts: pa.Array, options: DedupOptions) -> tuple[np.ndarray, np.ndarray]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from .clean import CLEAN_REASONS, CLEAN_REPAIRS, CleanOptions, clean
 from .decontaminate import DECONTAMINATE_REASONS, BenchmarkFilter, load_prompts
 from .dedup import DEDUP_REASONS, DedupKeys, DedupOptions, KeyPart, compute_keys
 from .langid import filter_languages
+from .parallel import ProcessStages, ThreadStages
 from .read import READ_REASONS, READ_REPAIRS, read_file
 from .rejects import RejectWriter, Report, rejects_from_rows
 from .sources import SECTORS, check_config, find_local
@@ -35,6 +35,7 @@ from .write import TEST_FRACTION, UNLABELLED, DatasetWriter, ShardWriter
 
 REASONS = {**READ_REASONS, **VALIDATE_REASONS, **CLEAN_REASONS, **DEDUP_REASONS,
            **DECONTAMINATE_REASONS}
+PROCESSES_FROM_BYTES = 64 * 2**20
 REPAIR_KINDS = {**READ_REPAIRS, **VALIDATE_REPAIRS, **CLEAN_REPAIRS}
 
 
@@ -102,17 +103,21 @@ def read_validated(inputs: list[InputFile], report: Report, *, odd_turns: str = 
 
 def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
             options: PrepareOptions | None = None, progress: bool = True,
-            workers: int | None = None) -> Report:
+            workers: int | None = None, processes: bool | None = None) -> Report:
     """Run every stage over `inputs`; write `OUT/data/<config>/train-*.parquet`,
     `OUT/rejects/<config>.parquet` and `OUT/report.json`. Returns the report.
 
-    Blocks go through the per-row stages on `workers` threads (default: one a core; the heavy
-    parts are pyarrow, polars and numpy, which run outside the GIL) and are taken back in
-    order, so the output is the same whatever the number of workers.
+    Blocks go through the per-row stages on `workers` child processes (default: one a core),
+    or threads in this process (`processes=False`; the default for inputs under
+    `PROCESSES_FROM_BYTES`, where starting processes costs more than it saves), and are taken
+    back in order, so the output is the same whatever the number or kind of workers.
     """
     check_config(config)
     options = options or PrepareOptions()
     workers = workers or min(4, os.cpu_count() or 1)
+    if processes is None:
+        processes = workers > 1 and sum(item.path.stat().st_size for item in inputs) >= PROCESSES_FROM_BYTES
+    stages = ProcessStages if processes else ThreadStages
     out = Path(out_dir)
     spool = out / ".spool"
     shutil.rmtree(spool, ignore_errors=True)
@@ -123,7 +128,7 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     report = Report(options={"config": config, **options.as_dict()})
     keys = DedupKeys(options.dedup)
     with RejectWriter(out / "rejects" / f"{config}.parquet") as rejects, \
-            ThreadPoolExecutor(max_workers=workers) as pool:
+            stages(workers, _per_row_stages, (options, benchmark)) as pool:
         spooled = ShardWriter(spool, split="spool", spool=True)
 
         def take_back(done: Processed) -> None:
@@ -135,13 +140,12 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
             keys.append(done.keys)
             spooled.write(done.rows)
 
-        in_flight: deque[Future] = deque()
         for block in read_validated(inputs, report, odd_turns=options.odd_turns, progress=progress):
-            in_flight.append(pool.submit(_per_row_stages, block, options, benchmark))
-            while len(in_flight) > workers:  # bounded, so memory stays flat
-                take_back(in_flight.popleft().result())
-        while in_flight:
-            take_back(in_flight.popleft().result())
+            pool.submit(block)
+            while pool.pending > workers:  # bounded, so memory stays flat
+                take_back(pool.take())
+        while pool.pending:
+            take_back(pool.take())
         spool_paths = spooled.close() if spooled.rows else []
         output = DatasetWriter(out / "data", options.test_fraction)
         _write_deduplicated(spool_paths, keys, output, report, rejects, progress)

@@ -1,0 +1,46 @@
+"""The ASCII byte path of normalisation must give what the Unicode regexes give, on any text."""
+
+import polars as pl
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ultrachat_dataset.normalize import normalize_expr, normalized_hashes, normalized_words
+
+ascii_text = st.text(alphabet=st.characters(max_codepoint=127), max_size=60)
+SPECIAL = "aZ9 \t\n\r\x0b\x0c\x1f\x00.,'-_!é É\u00a0\u2019\u2028ß日ж"  # spaces, punctuation, non-ASCII
+any_text = st.text(alphabet=st.sampled_from(list(SPECIAL)), max_size=40)
+texts = st.lists(st.one_of(ascii_text, any_text), max_size=12)
+
+
+def regex_normalized(values: list[str], keep_spaces: bool) -> list[str]:
+    frame = pl.DataFrame({"text": values}, schema={"text": pl.String})
+    return frame.select(normalize_expr(pl.col("text"), keep_spaces))["text"].to_list()
+
+
+@given(texts)
+def test_hashes_equal_the_regex_rule(values):
+    expected = pl.Series(regex_normalized(values, keep_spaces=False), dtype=pl.String).hash(seed=7)
+    assert normalized_hashes(pa.array(values, pa.string()), seed=7).tolist() == expected.to_list()
+
+
+@given(texts)
+def test_words_equal_the_regex_rule(values):
+    expected_docs, expected_words = [], []
+    for doc, text in enumerate(regex_normalized(values, keep_spaces=True)):
+        for word in text.split(" "):
+            if word:
+                expected_docs.append(doc)
+                expected_words.append(word)
+    docs, hashes = normalized_words(pa.array(values, pa.string()), seed=11)
+    assert docs.tolist() == expected_docs
+    assert hashes.tolist() == pl.Series(expected_words, dtype=pl.String).hash(seed=11).to_list()
+
+
+def test_sliced_arrays_and_case_punctuation_variants():
+    array = pa.array(["skip me", "Hello, World!", "hello world", "HELLO\tWORLD...", "other"])[1:4]
+    hashes = normalized_hashes(array, seed=7)
+    assert hashes[0] == hashes[1] == hashes[2]
+    docs, words = normalized_words(array, seed=11)
+    assert docs.tolist() == [0, 0, 1, 1, 2, 2]
+    assert words[0] == words[2] == words[4] != words[1]
