@@ -22,13 +22,12 @@ import pyarrow.compute as pc
 
 from .errors import ConfigError
 from .rejects import rejects_from_rows
-from .turns import TurnLayout, flags, set_data, trim_turns
+from .turns import TurnLayout, flags, set_data, string_buffers, trim_turns
 
 # HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
 # legitimate text (and CJK punctuation), so they stay too. The rest is ftfy's default.
 FTFY_CONFIG = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False,
                                    fix_character_width=False, explain=False)
-_NEEDS_FTFY = r"[^\t\n\x20-\x7e]"  # anything but printable ASCII, tab and newline
 
 FILTERS = {
     "self_disclaimer": "reject dialogues whose assistant says 'As an AI language model' or "
@@ -97,12 +96,23 @@ def fix_turn_text(text: str) -> str:
 
 def repair_texts(turns: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """ftfy on the turns that can need it; returns the turns and which of them changed."""
-    return _apply_to_matches(turns, _NEEDS_FTFY, fix_turn_text)
+    return _apply_where(turns, may_need_repair(turns), fix_turn_text)
 
 
-def _apply_to_matches(turns: pa.Array, pattern: str, fix) -> tuple[pa.Array, np.ndarray]:
-    """`fix` applied to the turns matching `pattern` (in RE2, vectorised); the rest untouched."""
-    candidates = flags(pc.match_substring_regex(turns, pattern))
+def may_need_repair(turns: pa.Array) -> np.ndarray:
+    """Turns with anything but printable ASCII, tab and newline: the only ones ftfy can change."""
+    candidates = ~flags(pc.string_is_ascii(turns))
+    offsets, data = string_buffers(turns)
+    control = data < 32
+    control &= data != 9
+    control &= data != 10
+    control |= data == 127
+    candidates[np.searchsorted(offsets, np.flatnonzero(control), side="right") - 1] = True
+    return candidates
+
+
+def _apply_where(turns: pa.Array, candidates: np.ndarray, fix) -> tuple[pa.Array, np.ndarray]:
+    """`fix` applied to the candidate turns; the rest untouched. Which turns changed, too."""
     changed = np.zeros(len(turns), bool)
     if not candidates.any():
         return turns, changed
@@ -144,14 +154,18 @@ def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
         repaired["text_repaired"] = layout.any_per_row(changed)
     turns = trim_turns(turns)
     if "casing" in options.filters:
-        turns, changed = _apply_to_matches(turns, _CASE_CANDIDATE, fix_sentence_case)
+        candidates = flags(pc.match_substring_regex(turns, _CASE_CANDIDATE))
+        turns, changed = _apply_where(turns, candidates, fix_sentence_case)
         repaired["fixed_sentence_case"] = layout.any_per_row(changed)
     rows = set_data(rows, layout.rebuild(turns))
     reasons = np.full(rows.num_rows, "", dtype=object)
     _mark(reasons, layout.any_per_row(flags(pc.equal(pc.binary_length(turns), 0))),
           "empty_after_cleaning")
     if "self_disclaimer" in options.filters:
-        disclaims = flags(pc.match_substring_regex(turns, _DISCLAIMER)) & ~layout.is_user
+        disclaims = np.zeros(len(turns), bool)  # searched in assistant turns only: half the text
+        assistant = ~layout.is_user
+        disclaims[assistant] = flags(pc.match_substring_regex(turns.filter(pa.array(assistant)),
+                                                              _DISCLAIMER))
         _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer")
     if "polite_closing" in options.filters:
         rows, trimmed = _trim_polite_closings(rows)
@@ -176,18 +190,21 @@ def _trim_polite_closings(rows: pa.Table, rounds: int = 2) -> tuple[pa.Table, np
     trimmed = np.zeros(rows.num_rows, np.int64)
     for _ in range(rounds):
         layout = TurnLayout.of(rows.column("data"))
-        last_user = layout.position == layout.lengths[layout.owner] - 2
-        last_assistant = layout.position == layout.lengths[layout.owner] - 1
-        short = flags(pc.less_equal(pc.utf8_length(layout.turns), _POLITE_MAX_CHARS))
-        thanks = layout.any_per_row(last_user & short
-                                    & flags(pc.match_substring_regex(layout.turns, _THANKS)))
-        welcome = layout.any_per_row(last_assistant
-                                     & flags(pc.match_substring_regex(layout.turns, _WELCOME)))
-        polite = thanks & welcome
+        # Only the last exchange of each dialogue is looked at.
+        paired = np.flatnonzero(layout.lengths >= 2)
+        last_assistant = np.cumsum(layout.lengths)[paired] - 1
+        user, assistant = (layout.turns.take(pa.array(last_assistant - 1)),
+                           layout.turns.take(pa.array(last_assistant)))
+        polite = np.zeros(rows.num_rows, bool)
+        polite[paired] = (flags(pc.less_equal(pc.utf8_length(user), _POLITE_MAX_CHARS))
+                          & flags(pc.match_substring_regex(user, _THANKS))
+                          & flags(pc.match_substring_regex(assistant, _WELCOME)))
         if not polite.any():
             break
         trimmed += polite
-        drop = polite[layout.owner] & (last_user | last_assistant)
+        drop = np.zeros(len(layout.turns), bool)
+        ends = last_assistant[polite[paired]]
+        drop[ends] = drop[ends - 1] = True
         rows = set_data(rows, layout.rebuild(keep=~drop))
     return rows, trimmed
 

@@ -63,10 +63,13 @@ class DedupOptions:
 def _splitmix(values: np.ndarray) -> np.ndarray:
     """A strong 64-bit mixer, so sums and bins of hashes behave like independent hashes."""
     with np.errstate(over="ignore"):
-        z = values.astype(_U64) + _MIX
-        z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
-        return z ^ (z >> _U64(31))
+        z = values.astype(_U64) + _MIX  # a new array: the steps below work in place
+        z ^= z >> _U64(30)
+        z *= _U64(0xBF58476D1CE4E5B9)
+        z ^= z >> _U64(27)
+        z *= _U64(0x94D049BB133111EB)
+        z ^= z >> _U64(31)
+        return z
 
 
 def normalized_turn_hashes(turns: pa.Array) -> np.ndarray:
@@ -107,11 +110,8 @@ def minhash_bands(texts: pa.Array, options: DedupOptions) -> tuple[np.ndarray, n
     docs = shingles["doc"].to_numpy().astype(np.int64)
     too_short = np.bincount(docs, minlength=len(texts)) < bins
     bin_of = ((mixed >> _U64(32)) * _U64(bins)) >> _U64(32)
-    values = (mixed & _U64(0xFFFFFFFF)).astype(np.int64)
-    minima = (pl.DataFrame({"key": docs * bins + bin_of.astype(np.int64), "value": values})
-              .group_by("key").agg(pl.col("value").min()))
     signature = np.full(len(texts) * bins, _NO_SHINGLE, _U64)
-    signature[minima["key"].to_numpy()] = minima["value"].to_numpy().astype(_U64)
+    np.minimum.at(signature, docs * bins + bin_of.astype(np.int64), mixed & _U64(0xFFFFFFFF))
     signature = _densify(signature.reshape(len(texts), bins))
     powers = _splitmix(np.arange(options.rows_per_band))
     with np.errstate(over="ignore"):

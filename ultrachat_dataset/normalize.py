@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .turns import flags
+from .turns import flags, string_buffers
 
 _ALNUM = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _WHITE_SPACE = b"\t\n\x0b\x0c\r "  # the ASCII part of Unicode White_Space (regex `\s`)
@@ -45,8 +45,11 @@ def normalized_parts(texts: pa.Array, keep_spaces: bool) -> list[tuple[np.ndarra
     ascii_mask = flags(pc.string_is_ascii(texts))
     parts = []
     if ascii_mask.any():
+        # The byte path runs over every text (cheaper than picking out the ASCII ones first);
+        # only the results of the ASCII texts are used.
+        normalized = _normalize_ascii(texts, keep_spaces)
         parts.append((np.flatnonzero(ascii_mask),
-                      _normalize_ascii(texts.filter(pa.array(ascii_mask)), keep_spaces)))
+                      normalized if ascii_mask.all() else normalized.filter(pa.array(ascii_mask))))
     if not ascii_mask.all():
         rest = pl.from_arrow(texts.filter(pa.array(~ascii_mask))).to_frame("text")
         normalized = rest.select(normalize_expr(pl.col("text"), keep_spaces))["text"]
@@ -86,14 +89,6 @@ def _plain_strings(texts: pa.Array | pa.ChunkedArray) -> pa.StringArray:
     return pc.fill_null(texts, "") if texts.null_count else texts
 
 
-def _string_buffers(texts: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets from 0, UTF-8 bytes) of a string array, without copying."""
-    offsets = np.frombuffer(texts.buffers()[1], np.int32)[texts.offset:texts.offset + len(texts) + 1]
-    data = texts.buffers()[2]
-    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-    return offsets.astype(np.int64) - offsets[0], data[offsets[0]:offsets[-1]]
-
-
 def _is_alnum(data: np.ndarray) -> np.ndarray:
     """ASCII letters and digits, in byte arithmetic (several times faster than a lookup table)."""
     with np.errstate(over="ignore"):
@@ -101,7 +96,7 @@ def _is_alnum(data: np.ndarray) -> np.ndarray:
 
 
 def _normalize_ascii(texts: pa.StringArray, keep_spaces: bool) -> pa.StringArray:
-    offsets, data = _string_buffers(texts)
+    offsets, data = string_buffers(texts)
     kept = _is_alnum(data)
     if keep_spaces:
         with np.errstate(over="ignore"):
@@ -117,16 +112,19 @@ def _normalize_ascii(texts: pa.StringArray, keep_spaces: bool) -> pa.StringArray
 def _split_words(normalized: pa.StringArray) -> tuple[np.ndarray, pa.StringArray]:
     """(text index of each word, the words) of texts holding letters, digits and spaces only."""
     normalized = _plain_strings(normalized)
-    offsets, data = _string_buffers(normalized)
+    offsets, data = string_buffers(normalized)
     space = data == _SPACE
-    # A word starts after a space or at a text start, and runs until the next space or text end.
-    after_space = np.ones(len(data), bool)
-    after_space[1:] = space[:-1]
-    after_space[offsets[:-1][offsets[:-1] < len(data)]] = True
-    starts = np.flatnonzero(~space & after_space)
-    letters_before = starts - np.searchsorted(np.flatnonzero(space), starts)
+    # A word starts after a space or at a text start, and ends before a space or at a text end.
+    boundary = np.ones(len(data) + 1, bool)
+    boundary[1:-1] = space[:-1] != space[1:]
+    boundary[offsets] = True
+    edges = np.flatnonzero(boundary)
+    starts, ends = edges[:-1], edges[1:]
+    is_word = ~space[starts] if len(data) else np.zeros(0, bool)
+    starts, ends = starts[is_word], ends[is_word]
+    lengths = ends - starts
     letters = data.tobytes().translate(None, b" ")
-    words = _strings(np.append(letters_before, len(letters)), letters)
+    words = _strings(np.concatenate(([0], np.cumsum(lengths))), letters)
     return np.searchsorted(offsets, starts, side="right") - 1, words
 
 

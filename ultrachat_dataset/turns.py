@@ -62,11 +62,31 @@ def is_blank(turns: pa.Array) -> np.ndarray:
     return flags(pc.or_(pc.equal(pc.binary_length(turns), 0), pc.utf8_is_space(turns)))
 
 
+def string_buffers(texts: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets from 0, UTF-8 bytes) of a string array, without copying the bytes."""
+    offsets = np.frombuffer(texts.buffers()[1], np.int32)[texts.offset:texts.offset + len(texts) + 1]
+    data = texts.buffers()[2]
+    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return offsets.astype(np.int64) - offsets[0], data[offsets[0]:offsets[-1]]
+
+
 def trim_turns(turns: pa.Array) -> pa.Array:
     """White space trimmed at both ends, copying only the turns that have any there."""
-    edges = pc.binary_join_element_wise(pc.utf8_slice_codeunits(turns, 0, 1),
-                                        pc.utf8_slice_codeunits(turns, -1), "")
-    needs = flags(pc.match_substring_regex(edges, r"[\s\v\x{85}\p{Z}]"))
+    # Candidates from the bytes at both ends (a space, a control or a non-ASCII character), then
+    # the exact test on the first and last character of those only.
+    offsets, data = string_buffers(turns)
+    candidates = offsets[1:] > offsets[:-1]
+    starts, ends = offsets[:-1][candidates], offsets[1:][candidates]
+    candidates[candidates] = ((data[starts] < 33) | (data[starts] > 126)
+                              | (data[ends - 1] < 33) | (data[ends - 1] > 126))
+    if not candidates.any():
+        return turns
+    mask = pa.array(candidates)
+    picked = turns.filter(mask)
+    edges = pc.binary_join_element_wise(pc.utf8_slice_codeunits(picked, 0, 1),
+                                        pc.utf8_slice_codeunits(picked, -1), "")
+    needs = np.zeros(len(turns), bool)
+    needs[np.flatnonzero(candidates)] = flags(pc.match_substring_regex(edges, r"[\s\v\x{85}\x1c-\x1f\p{Z}]"))
     if not needs.any():
         return turns
     mask = pa.array(needs)

@@ -14,6 +14,7 @@ share a prompt never straddle train and test.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,10 @@ class ShardWriter:
         self._shard_size = 0
         self._pending: list[pa.Table] = []
         self._pending_bytes = 0
+        # Row groups are compressed and written on a thread of their own (pyarrow releases the
+        # GIL), so the caller prepares the next rows meanwhile; one group at a time keeps order.
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer")
+        self._writing: Future | None = None
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
@@ -129,12 +134,22 @@ class ShardWriter:
     def _flush(self) -> None:
         if not self._pending:
             return
-        group = pa.concat_tables(self._pending).combine_chunks()
-        self._pending, self._pending_bytes = [], 0
+        tables, self._pending, self._pending_bytes = self._pending, [], 0
+        self._wait()
+        self._writing = self._background.submit(self._write_group, tables)
+
+    def _write_group(self, tables: list[pa.Table]) -> None:
+        group = pa.concat_tables(tables).combine_chunks()
         if self._writer is None or self._shard_size >= self.shard_bytes:
             self._open_shard(group.schema)
         self._writer.write_table(group, row_group_size=group.num_rows)
         self._shard_size += group.nbytes
+
+    def _wait(self) -> None:
+        """Until the group being written is on disk (raising its error, if any)."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()
 
     def _open_shard(self, schema: pa.Schema = PREPARED_SCHEMA) -> None:
         if self._writer is not None:
@@ -151,6 +166,8 @@ class ShardWriter:
     def close(self) -> list[Path]:
         """Finish and rename the shards; a split with no row still gets one (empty) shard."""
         self._flush()
+        self._wait()
+        self._background.shutdown()
         if self._writer is None:
             self._open_shard()
         self._writer.close()
