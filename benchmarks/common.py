@@ -6,6 +6,7 @@ import json
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,12 +39,42 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _tree_rss_mb(pid: int = 0) -> float:
+    """Resident memory of a process and all its descendants now (Linux /proc), in MB."""
+    base = Path(f"/proc/{pid or 'self'}")
+    total = 0.0
+    try:
+        for line in (base / "status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+        for task in (base / "task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += _tree_rss_mb(int(child))
+    except OSError:  # the process ended meanwhile
+        pass
+    return total
+
+
 def timed(function) -> dict:
-    """Run `function` in this (child) process: its result, seconds and peak RSS in MB."""
+    """Run `function` in this (child) process: its result, seconds and peak RSS in MB.
+
+    The peak counts worker processes too: the resident memory of the whole process tree is
+    sampled every 20 ms, and this process's own high-water mark is the floor."""
+    samples = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            samples.append(_tree_rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     start = time.perf_counter()
     result = function()
     seconds = time.perf_counter() - start
-    return {"result": result, "seconds": seconds, "peak_mb": peak_rss_mb()}
+    done.set()
+    sampler.join()
+    return {"result": result, "seconds": seconds, "peak_mb": max(peak_rss_mb(), *samples)}
 
 
 def in_child(script: str, *args: str) -> dict:

@@ -69,6 +69,25 @@ def test_stats_of_a_prepared_folder_stream_the_same_numbers(corpus, tmp_path):
         assert row.avg_utterance_tokens == pytest.approx(in_memory[name].avg_utterance_tokens)
 
 
+def test_the_card_gathers_in_the_pipeline_what_reading_the_folder_measures(corpus, tmp_path):
+    """The card's statistics are gathered while the rows are written; the counts must equal a
+    read of the written folder (the sampled means differ only by which rows are sampled)."""
+    import re
+
+    from ultrachat_dataset.pipeline import local_inputs, prepare
+    folder, _ = corpus
+    prepare(local_inputs("all", folder), tmp_path / "out", "all", progress=False)
+    card = (tmp_path / "out" / "README.md").read_text()
+    table = {m.group(1): (int(m.group(2).replace(",", "")), float(m.group(3)), float(m.group(4)))
+             for m in re.finditer(r"\| this dataset \| (\w+) \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \|", card)}
+    read = {s.name: s for s in stats_of(tmp_path / "out", sample=500)}
+    assert set(table) == {"world", "writing", "assistance", "all"}
+    for name, (dialogues, exchanges, dialogue_tokens) in table.items():
+        assert dialogues == read[name].dialogues > 0
+        assert exchanges == pytest.approx(read[name].avg_exchanges, abs=0.005)
+        assert dialogue_tokens == pytest.approx(read[name].avg_dialogue_tokens, rel=0.1)
+
+
 def png_size(path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

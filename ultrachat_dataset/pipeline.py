@@ -19,17 +19,19 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from .clean import CLEAN_REASONS, CLEAN_REPAIRS, CleanOptions, clean
 from .decontaminate import DECONTAMINATE_REASONS, BenchmarkFilter, load_prompts
-from .dedup import DEDUP_REASONS, DedupKeys, DedupOptions, KeyPart, compute_keys
+from .dedup import DEDUP_REASONS, Decision, DedupKeys, DedupOptions, KeyPart, compute_keys
 from .langid import filter_languages
 from .parallel import ProcessStages, ThreadStages
 from .read import READ_REASONS, READ_REPAIRS, read_file
 from .rejects import RejectWriter, Report, rejects_from_rows
 from .sources import SECTORS, check_config, find_local
+from .stats import STATS_SAMPLE, StatsCollector
 from .validate import VALIDATE_REASONS, VALIDATE_REPAIRS, validate
 from .write import TEST_FRACTION, UNLABELLED, DatasetWriter, ShardWriter
 
@@ -147,15 +149,19 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
         while pool.pending:
             take_back(pool.take())
         spool_paths = spooled.close() if spooled.rows else []
-        output = DatasetWriter(out / "data", options.test_fraction)
-        _write_deduplicated(spool_paths, keys, output, report, rejects, progress)
+        decision = keys.decide()
+        written = [UNLABELLED] if _only_unlabelled(inputs) else folders
+        statistics = StatsCollector(_kept_per_folder(spool_paths, decision, written), STATS_SAMPLE)
+        output = DatasetWriter(out / "data", options.test_fraction,
+                               on_written=lambda sector, rows: statistics.add(sector, rows["messages"]))
+        _write_deduplicated(spool_paths, decision, output, report, rejects, progress)
         # Every folder the config promises gets both splits, even when nothing was kept.
-        output.close([UNLABELLED] if _only_unlabelled(inputs) else folders)
+        output.close(written)
     shutil.rmtree(spool, ignore_errors=True)
     report.check()
     report.write(out / "report.json")
     from .publish import write_card  # publish builds on the pipeline: imported late, no cycle
-    write_card(out, report, progress=progress)
+    write_card(out, report, progress=progress, statistics=statistics)
     return report
 
 
@@ -196,10 +202,19 @@ def _only_unlabelled(inputs: list[InputFile]) -> bool:
     return all(item.sector is None for item in inputs)
 
 
-def _write_deduplicated(spool_paths: list[Path], keys: DedupKeys, output: DatasetWriter,
+def _kept_per_folder(spool_paths: list[Path], decision: Decision, written: list[str]) -> dict[str, int]:
+    """Rows that pass 2 will write, per sector folder, in the folders' order (for statistics)."""
+    sectors = (pa.concat_arrays([pq.read_table(path, columns=["sector"]).column("sector").combine_chunks()
+                                 for path in spool_paths]) if spool_paths else pa.array([], pa.string()))
+    kept = np.array([reason is None for reason in decision.reasons], bool)
+    counts = Counter(pc.fill_null(sectors, UNLABELLED).filter(pa.array(kept)).to_pylist())
+    return {folder: counts.get(folder, 0) for folder in (*SECTORS, UNLABELLED)
+            if folder in written or folder in counts}
+
+
+def _write_deduplicated(spool_paths: list[Path], decision: Decision, output: DatasetWriter,
                         report: Report, rejects: RejectWriter, progress: bool) -> None:
-    """Second pass: drop what `keys` decided are duplicates; name the row each duplicates."""
-    decision = keys.decide()
+    """Second pass: drop what `decision` says are duplicates; name the row each duplicates."""
     duplicated = decision.duplicate_of != np.arange(len(decision.duplicate_of))
     is_target = np.zeros(len(decision.duplicate_of), bool)
     is_target[decision.duplicate_of[duplicated]] = True

@@ -24,10 +24,9 @@ from .errors import ConfigError
 from .pipeline import REPAIR_KINDS, describe_reason
 from .rejects import Report, by_count
 from .sources import ALL_FILES, SECTORS
-from .stats import TOKEN_SAMPLE_FACTOR, compute_folder, format_table
+from .stats import STATS_SAMPLE, TOKEN_SAMPLE_FACTOR, StatsCollector, compute_folder, format_table
 from .write import SPLITS, UNLABELLED, shard_files
 
-STATS_SAMPLE = 500  # utterances (MTLD) and dialogues (topic diversity) the card's stats sample
 CONFIG_DESCRIPTIONS = {
     "all": "every sector (and the Hub copy's unlabelled rows, if that was the source)",
     "world": "Questions about the World",
@@ -86,7 +85,9 @@ def card_template_path() -> Path:
 
 
 def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat",
-               progress: bool = False) -> Path:
+               progress: bool = False, statistics: StatsCollector | None = None) -> Path:
+    """The dataset card of a prepared folder. `statistics`: gathered while the rows of the
+    folder's default config were written (else they are computed by reading the folder)."""
     out = Path(out_dir)
     configs = folder_configs(out)
     default = "all" if "all" in configs else next(iter(configs))
@@ -110,11 +111,13 @@ def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat",
                             **({"default": True} if name == default else {})}
                      for name, folders in configs.items()}).to_dataset_card_data(card_data)
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
-    statistics = format_table([("this dataset", row) for row in
-                               compute_folder(out, default, sample=STATS_SAMPLE,
-                                              progress=progress)])
+    if statistics is not None and list(statistics.sectors) == configs[default]:
+        measured = statistics.results()
+    else:  # not gathered, or gathered over other folders than the default config reads
+        measured = compute_folder(out, default, sample=STATS_SAMPLE, progress=progress)
+    statistics_table = format_table([("this dataset", row) for row in measured])
     card = DatasetCard.from_template(card_data, template_path=str(card_template_path()),
-                                     stats_table=statistics, stats_sample=STATS_SAMPLE,
+                                     stats_table=statistics_table, stats_sample=STATS_SAMPLE,
                                      token_sample=STATS_SAMPLE * TOKEN_SAMPLE_FACTOR,
                                      **_body_variables(report, config_rows, repo_id, default))
     path = out / "README.md"

@@ -111,6 +111,7 @@ def load_dialogues(path: str | Path, config: str = "all") -> pa.Table:
     return pa.table({"sector": sector, "messages": messages})
 
 
+STATS_SAMPLE = 500  # utterances (MTLD) and dialogues (topic diversity) the card's stats sample
 TOKEN_SAMPLE_FACTOR = 10  # token lengths are averaged over 10x as many dialogues as MTLD reads
 
 
@@ -193,16 +194,33 @@ def _messages_of_files(files: list[Path]):
 def _summarise(sources: dict, sample: int, seed: int, tokenizer,
                on_rows=lambda count: None) -> list[SectorStats]:
     """sources: sector -> (row count, iterable of `messages` arrays). Each sector, then `all`."""
-    overall = _Accumulator("all", sum(rows for rows, _ in sources.values()), sample, tokenizer)
-    results = []
-    for name, (rows, chunks) in sources.items():
-        sector = _Accumulator(name, rows, sample, tokenizer)
+    collector = StatsCollector({name: rows for name, (rows, _) in sources.items()}, sample, seed,
+                               tokenizer)
+    for name, (_, chunks) in sources.items():
         for messages in chunks:
-            sector.add(messages)
-            overall.add(messages)
+            collector.add(name, messages)
             on_rows(len(messages))
-        results.append(sector.result(seed))
-    return [*results, overall.result(seed)]
+    return collector.results()
+
+
+class StatsCollector:
+    """Statistics per sector and for all rows, fed `messages` arrays in any order: the pipeline
+    feeds it the rows it writes, so the card's statistics need no second read of the output."""
+
+    def __init__(self, rows_per_sector: dict[str, int], sample: int = 2000, seed: int = 0,
+                 tokenizer=None):
+        self.seed = seed
+        self.sectors = {name: _Accumulator(name, rows, sample, tokenizer)
+                        for name, rows in rows_per_sector.items()}
+        self.overall = _Accumulator("all", sum(rows_per_sector.values()), sample, tokenizer)
+
+    def add(self, sector: str, messages: pa.Array | pa.ChunkedArray) -> None:
+        self.sectors[sector].add(messages)
+        self.overall.add(messages)
+
+    def results(self) -> list[SectorStats]:
+        return [*(part.result(self.seed) for part in self.sectors.values()),
+                self.overall.result(self.seed)]
 
 
 def _spoken(messages: pa.Array) -> np.ndarray:

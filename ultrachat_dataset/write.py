@@ -58,9 +58,12 @@ def shard_files(out_dir: str | Path, folders: list[str], splits: tuple[str, ...]
 class DatasetWriter:
     """Routes prepared rows to one `ShardWriter` per (sector folder, split)."""
 
-    def __init__(self, data_dir: str | Path, test_fraction: float = TEST_FRACTION, **shard_options):
+    def __init__(self, data_dir: str | Path, test_fraction: float = TEST_FRACTION,
+                 on_written=lambda folder, table: None, **shard_options):
+        """`on_written(folder, prepared rows)` sees every table written (for statistics)."""
         self.data_dir = Path(data_dir)
         self.test_fraction = test_fraction
+        self.on_written = on_written
         self.shard_options = shard_options
         self.writers: dict[tuple[str, str], ShardWriter] = {}
 
@@ -74,7 +77,9 @@ class DatasetWriter:
             in_folder = pc.equal(folders, folder).to_numpy(zero_copy_only=False)
             for split, chosen in (("train", in_folder & ~test), ("test", in_folder & test)):
                 if chosen.any():
-                    self._writer(folder, split).write(prepared_table(rows.filter(pa.array(chosen))))
+                    prepared = prepared_table(rows.filter(pa.array(chosen)))
+                    self._writer(folder, split).write(prepared)
+                    self.on_written(folder, prepared)
 
     def _writer(self, folder: str, split: str) -> ShardWriter:
         if (folder, split) not in self.writers:
