@@ -2,6 +2,7 @@
 
     uv run python benchmarks/bench_pipeline.py --dialogues 200000 [--data DIR] [--skip-naive]
     uv run python benchmarks/bench_pipeline.py --memory 100000,400000
+    uv run python benchmarks/bench_pipeline.py --stages --dialogues 100000
 
 On one synthesized corpus (content defects only, so the naive loader does not crash), runs
 side by side, each in a fresh process:
@@ -12,6 +13,9 @@ side by side, each in a fresh process:
       content-defined chunking: our output's settings), no cleaning
 and prints seconds, dialogues/s, peak memory and the ratios (b)/(a) (target >= 30) and (a)/(c)
 (target <= 2). `--memory` runs (a) alone on corpora of the given sizes to show peak memory flat.
+`--stages` times each per-row stage over the corpus on one core, and within them the two pure
+Python libraries (ftfy on the turns that need repair, langdetect on undecided dialogues): the
+part no vectorising removes.
 """
 
 from __future__ import annotations
@@ -84,6 +88,57 @@ def run_copy(directory: Path) -> int:
 METHODS = {"ultrachat": run_ultrachat, "naive": run_naive, "copy": run_copy}
 
 
+def time_stages(directory: Path) -> None:
+    """Seconds of each per-row stage on one core, and of ftfy and langdetect inside them."""
+    import time
+    from collections import Counter
+
+    from ultrachat_dataset import clean, langid
+    from ultrachat_dataset.dedup import DedupOptions, compute_keys
+    from ultrachat_dataset.pipeline import local_inputs, read_validated
+    from ultrachat_dataset.rejects import Report
+
+    seconds: Counter = Counter()
+    calls: Counter = Counter()
+
+    def timing(module, name, label):
+        original = getattr(module, name)
+
+        def timed_call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                seconds[label] += time.perf_counter() - start
+                calls[label] += 1
+        setattr(module, name, timed_call)
+
+    timing(clean, "fix_turn_text", "  ftfy (in clean)")
+    timing(langid, "detect_language", "  langdetect (in langid)")
+    blocks = read_validated(local_inputs("all", directory), Report(), progress=False)
+    stages = [("langid", lambda rows: langid.filter_languages(rows, ("en",))[0]),
+              ("clean", lambda rows: clean.clean(rows, clean.CleanOptions()).rows),
+              ("dedup keys", lambda rows: compute_keys(rows, DedupOptions()) and rows)]
+    start = time.perf_counter()
+    while True:
+        tick = time.perf_counter()
+        block = next(blocks, None)
+        seconds["read + validate"] += time.perf_counter() - tick
+        if block is None:
+            break
+        rows = block.rows
+        for name, stage in stages:
+            tick = time.perf_counter()
+            rows = stage(rows)
+            seconds[name] += time.perf_counter() - tick
+    total = time.perf_counter() - start
+    for label in ("read + validate", "langid", "  langdetect (in langid)", "clean",
+                  "  ftfy (in clean)", "dedup keys"):
+        extra = f"  ({calls[label]} calls)" if calls[label] else ""
+        print(f"{label:26s} {seconds[label]:7.1f} s{extra}")
+    print(f"{'total (one core)':26s} {total:7.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dialogues", type=int, default=200_000)
@@ -91,6 +146,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="an existing corpus (default: synthesize one)")
     parser.add_argument("--skip-naive", action="store_true", help="(b) takes about an hour at 200k")
     parser.add_argument("--memory", help="comma-separated corpus sizes: peak memory of (a) only")
+    parser.add_argument("--stages", action="store_true", help="time each stage on one core")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -110,6 +166,9 @@ def main() -> None:
                            ("per_s", "dialogues/s", ".0f"), ("peak_mb", "peak MB", ".0f")])
         return
     directory = corpus(args.data, args.dialogues, args.seed, CONTENT_DEFECTS, "pipeline")
+    if args.stages:
+        time_stages(directory)
+        return
     megabytes = sum(p.stat().st_size for p in release_paths(directory)) / 1e6
     methods = ["ultrachat", "copy"] + ([] if args.skip_naive else ["naive"])
     results = {m: in_child(__file__, m, str(directory)) for m in methods}

@@ -38,6 +38,7 @@ from .write import TEST_FRACTION, UNLABELLED, DatasetWriter, ShardWriter
 REASONS = {**READ_REASONS, **VALIDATE_REASONS, **CLEAN_REASONS, **DEDUP_REASONS,
            **DECONTAMINATE_REASONS}
 PROCESSES_FROM_BYTES = 64 * 2**20
+SPOOL_GROUP_BYTES = 32 * 2**20  # the spool is read back whole: small row groups cost nothing
 REPAIR_KINDS = {**READ_REPAIRS, **VALIDATE_REPAIRS, **CLEAN_REPAIRS}
 
 
@@ -129,9 +130,8 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     benchmark = BenchmarkFilter(load_prompts(options.decontaminate)) if options.decontaminate else None
     report = Report(options={"config": config, **options.as_dict()})
     keys = DedupKeys(options.dedup)
-    with RejectWriter(out / "rejects" / f"{config}.parquet") as rejects, \
-            stages(workers, _per_row_stages, (options, benchmark)) as pool:
-        spooled = ShardWriter(spool, split="spool", spool=True)
+    with RejectWriter(out / "rejects" / f"{config}.parquet") as rejects:
+        spooled = ShardWriter(spool, split="spool", spool=True, row_group_bytes=SPOOL_GROUP_BYTES)
 
         def take_back(done: Processed) -> None:
             report.add_repairs(done.source, done.repairs)
@@ -142,12 +142,15 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
             keys.append(done.keys)
             spooled.write(done.rows)
 
-        for block in read_validated(inputs, report, odd_turns=options.odd_turns, progress=progress):
-            pool.submit(block)
-            while pool.pending > workers:  # bounded, so memory stays flat
+        # The workers live for pass 1 only: pass 2 does not hold their memory.
+        with stages(workers, _per_row_stages, (options, benchmark)) as pool:
+            for block in read_validated(inputs, report, odd_turns=options.odd_turns,
+                                        progress=progress):
+                pool.submit(block)
+                while pool.pending > workers:  # bounded, so memory stays flat
+                    take_back(pool.take())
+            while pool.pending:
                 take_back(pool.take())
-        while pool.pending:
-            take_back(pool.take())
         spool_paths = spooled.close() if spooled.rows else []
         decision = keys.decide()
         written = [UNLABELLED] if _only_unlabelled(inputs) else folders
