@@ -140,7 +140,9 @@ def _serve_stdio() -> None:
     # a stage shows up for the user instead of corrupting a frame.
     frames = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    _serve(sys.stdin.buffer, frames)
+    # Ctrl-C reaches the whole process group: the parent reports it, the children leave quietly.
+    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
+        _serve(sys.stdin.buffer, frames)
 
 
 class ThreadStages:
