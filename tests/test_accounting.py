@@ -8,14 +8,16 @@ import json
 import re
 from collections import Counter
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import REJECTED_AS
+from ultrachat_dataset.errors import DataFileError
 from ultrachat_dataset.pipeline import local_inputs, read_validated
-from ultrachat_dataset.read import read_file
+from ultrachat_dataset.read import HEAD_BYTES, READ_REASONS, describe_head, read_file
 from ultrachat_dataset.rejects import Report
-from ultrachat_dataset.validate import validate
+from ultrachat_dataset.validate import VALIDATE_REASONS, validate
 
 
 def run(inputs, **options):
@@ -143,6 +145,16 @@ def corrupted_files(draw):
 def test_reader_agrees_with_a_line_by_line_reference_on_corrupted_files(tmp_path, body, block_bytes):
     path = tmp_path / "f.json"
     path.write_bytes(body)
+    expected_kept, expected_reasons = reference_read(body)
+    parsed = [line for line, reason in expected_reasons.items() if reason in VALIDATE_REASONS]
+    not_blank = [line for line, reason in expected_reasons.items() if reason != "blank_line"]
+    if describe_head(body[:HEAD_BYTES]) or (not_blank and not (expected_kept or parsed)):
+        # The file as a whole is not JSON Lines (or no line of it is an object): one error.
+        with pytest.raises(DataFileError, match="f.json"):
+            list(read_file(path, block_bytes=block_bytes))
+        assert describe_head(body[:HEAD_BYTES]) or set(expected_reasons.values()) <= {
+            "blank_line"} | set(READ_REASONS)
+        return
     kept, reasons, lines = [], {}, 0
     for batch in read_file(path, block_bytes=block_bytes):
         lines += batch.lines
@@ -150,7 +162,6 @@ def test_reader_agrees_with_a_line_by_line_reference_on_corrupted_files(tmp_path
         for table in (batch.rejects, checked.rejects):
             reasons.update(zip(table.column("line").to_pylist(), table.column("reason").to_pylist()))
         kept += [(r["line"], r["id"], r["data"]) for r in checked.rows.to_pylist()]
-    expected_kept, expected_reasons = reference_read(body)
     assert lines == len(expected_kept) + len(expected_reasons)  # the accounting invariant
     assert lines == len(kept) + len(reasons)
     assert kept == expected_kept

@@ -132,11 +132,51 @@ def test_a_valid_surrogate_pair_is_one_character(tmp_path):
     assert rows[0]["data"][0] == "\U0001F600" and not rejects
 
 
-def test_reject_raw_text_is_truncated_and_keeps_the_start(tmp_path):
-    bad = "{" + "x" * 10_000
-    path = write_lines(tmp_path / "f.json", [GOOD, bad, GOOD])
-    _, rejects, _ = read_all(path)
-    assert rejects[0]["raw"].startswith("{xxx") and len(rejects[0]["raw"]) < 2100
+def test_a_reject_keeps_its_whole_raw_line_and_the_id_where_one_can_be_read(tmp_path):
+    cut = '{"data": ["a", "b"], "id": "x\\"7\\u00e9", "extra": "' + "x" * 10_000  # unterminated
+    lines = [GOOD, cut, '{"id": 42, "data": "not a list"}', '{"text": "a \\"id\\": \\"no\\""', GOOD]
+    _, rejects, _ = read_all(write_lines(tmp_path / "f.json", lines))
+    assert [(r["line"], r["reason"], r["id"]) for r in rejects] == [
+        (2, "invalid_json", 'x"7\u00e9'), (3, "data_not_list", "42"), (4, "invalid_json", None)]
+    assert rejects[0]["raw"] == cut  # whole: the dialogue can be recovered from rejects/
+    assert [r["detail"] for r in rejects][1] == "data is str"
+
+
+def test_blank_lines_say_whether_empty_or_white_space(tmp_path):
+    _, rejects, _ = read_all(write_lines(tmp_path / "f.json", [GOOD, "", " \t", GOOD]))
+    assert [r["detail"] for r in rejects] == ["empty", "white space only"]
+
+
+def _dialogues(count=40):
+    return [dict(GOOD, id=str(i)) for i in range(count)]
+
+
+@pytest.mark.parametrize("shape, body, says", [
+    ("utf-16 with BOM", "\n".join(json.dumps(r) for r in _dialogues()).encode("utf-16"), "UTF-16 text"),
+    ("utf-16-le, no BOM", "\n".join(json.dumps(r) for r in _dialogues()).encode("utf-16-le"),
+     "UTF-16 or UTF-32"),
+    ("utf-32", "\n".join(json.dumps(r) for r in _dialogues()).encode("utf-32"), "UTF-32 text"),
+    ("json array, one line", json.dumps(_dialogues()).encode(), "one JSON array.*jq -c"),
+    ("json array, pretty", json.dumps(_dialogues(), indent=2).encode(), "one JSON array"),
+    ("json array, object a line", ("[\n" + ",\n".join(json.dumps(r) for r in _dialogues())
+                                   + "\n]\n").encode(), "one JSON array"),
+    ("html page", b"<!DOCTYPE html>\n<html><body>Link expired</body></html>\n", "HTML.*download it"),
+    ("cr line ends", "\r".join(json.dumps(r) for r in _dialogues()).encode() + b"\r", "CR-only.*tr "),
+    ("empty", b"", r"empty \(0 bytes\)"),
+    ("gzipped html", gzip.compress(b"<html>gone</html>"), "HTML"),
+    ("csv", b"id,data\n1,hello\n2,hi\n", "none of its 3 lines is a JSON object"),
+])
+def test_a_file_in_another_shape_is_one_error_naming_it_never_line_rejects(tmp_path, shape, body, says):
+    path = tmp_path / "ultrachat_release_230407.json"
+    path.write_bytes(body)
+    with pytest.raises(DataFileError, match=f"ultrachat_release_230407.json.*{says}"):
+        read_all(path)
+
+
+def test_a_first_line_that_is_a_bad_array_is_still_a_line_reject(tmp_path):
+    # Not a JSON array file: one defective line, then dialogues.
+    rows, rejects, _ = read_all(write_lines(tmp_path / "f.json", ['["a", "b"]', GOOD, GOOD]))
+    assert reasons_by_line(rejects) == {1: "not_an_object"} and len(rows) == 2
 
 
 def test_a_damaged_gzip_file_is_an_error_naming_the_file(tmp_path):

@@ -1,5 +1,7 @@
 """The registry of release files, and local copies found under their release names."""
 
+import gzip
+
 import pytest
 
 from ultrachat_dataset.errors import ConfigError, SourceError
@@ -58,3 +60,11 @@ def test_local_hub_shards_serve_all_but_tsinghua_files_win(tmp_path):
 def test_missing_directory_is_named(tmp_path):
     with pytest.raises(SourceError, match="nowhere does not exist"):
         find_local(tmp_path / "nowhere", "all")
+
+
+def test_two_copies_of_one_release_file_are_an_error_naming_both(tmp_path):
+    name = "ultrachat_release_230407.json"
+    (tmp_path / name).write_text('{"id": "1", "data": ["a", "b"]}\n')  # a cut copy, say
+    (tmp_path / f"{name}.gz").write_bytes(gzip.compress(b'{"id": "1", "data": ["a", "b"]}\n' * 2))
+    with pytest.raises(SourceError, match=f"two copies of {name}: {name} and {name}.gz"):
+        find_local(tmp_path, "world")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ftfy
@@ -145,8 +146,10 @@ def _fix_case_outside_code(text: str) -> str:
 
 
 def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
-    """Repair and filter; repairs are counted for the rows this stage keeps."""
+    """Repair and filter; repairs are counted for the rows this stage keeps. Rejects carry the
+    rows as they came (before repair), so a rejected dialogue can be recovered as it was."""
     repaired: dict[str, np.ndarray] = {}  # repair kind -> rows it changed
+    original = rows
     layout = TurnLayout.of(rows.column("data"))
     turns = layout.turns
     if options.fix_text:
@@ -159,30 +162,49 @@ def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
         repaired["fixed_sentence_case"] = layout.any_per_row(changed)
     rows = set_data(rows, layout.rebuild(turns))
     reasons = np.full(rows.num_rows, "", dtype=object)
-    _mark(reasons, layout.any_per_row(flags(pc.equal(pc.binary_length(turns), 0))),
-          "empty_after_cleaning")
+    details = np.full(rows.num_rows, None, dtype=object)
+    empty = flags(pc.equal(pc.binary_length(turns), 0))
+    _mark(reasons, layout.any_per_row(empty), "empty_after_cleaning", details,
+          _turn_details(layout, empty, "is empty once repaired and trimmed"))
     if "self_disclaimer" in options.filters:
         disclaims = np.zeros(len(turns), bool)  # searched in assistant turns only: half the text
         assistant = ~layout.is_user
         disclaims[assistant] = flags(pc.match_substring_regex(turns.filter(pa.array(assistant)),
                                                               _DISCLAIMER))
-        _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer")
+        _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer", details,
+              _turn_details(layout, disclaims, "disclaims"))
     if "polite_closing" in options.filters:
         rows, trimmed = _trim_polite_closings(rows)
         repaired["trimmed_polite_closing"] = trimmed > 0
         exchanges = pc.list_value_length(rows.column("data")).to_numpy(zero_copy_only=False) // 2
-        _mark(reasons, exchanges == 0, "only_polite_closing")
-    _mark_length_limits(reasons, rows, options)
+        _mark(reasons, exchanges == 0, "only_polite_closing", details,
+              _counted(trimmed, "closing exchanges trimmed", 0))
+    _mark_length_limits(reasons, details, rows, options)
     rejected = reasons != ""
-    rejects = rejects_from_rows(rows.filter(pa.array(rejected)), "clean",
-                                pa.array(reasons[rejected].tolist(), pa.string()))
+    rejects = rejects_from_rows(original.filter(pa.array(rejected)), "clean",
+                                pa.array(reasons[rejected].tolist(), pa.string()),
+                                details[rejected].tolist())
     repairs = Counter({kind: int((changed & ~rejected).sum()) for kind, changed in repaired.items()})
     return Cleaned(rows.filter(pa.array(~rejected)), rejects, +repairs)
 
 
-def _mark(reasons: np.ndarray, failed: np.ndarray, code: str) -> None:
-    """Give `code` to failed rows that have no earlier reason: the first rule failed wins."""
-    reasons[failed & (reasons == "")] = code
+def _mark(reasons: np.ndarray, failed: np.ndarray, code: str, details: np.ndarray,
+          describe: Callable[[np.ndarray], list[str]]) -> None:
+    """Give `code` (and its detail) to failed rows that have no earlier reason: the first rule
+    failed wins."""
+    chosen = np.flatnonzero(failed & (reasons == ""))
+    reasons[chosen] = code
+    details[chosen] = describe(chosen)
+
+
+def _turn_details(layout: TurnLayout, turn_flags: np.ndarray, what: str):
+    """For rows picked later: "turn K <what>" of their first flagged turn (counted from 0)."""
+    return lambda chosen: [f"turn {position} {what}"
+                           for position in layout.first_flagged(turn_flags)[chosen]]
+
+
+def _counted(values: np.ndarray, unit: str, limit: int):
+    return lambda chosen: [f"{value} {unit} (limit {limit})" for value in values[chosen]]
 
 
 def _trim_polite_closings(rows: pa.Table, rounds: int = 2) -> tuple[pa.Table, np.ndarray]:
@@ -209,17 +231,18 @@ def _trim_polite_closings(rows: pa.Table, rounds: int = 2) -> tuple[pa.Table, np
     return rows, trimmed
 
 
-def _mark_length_limits(reasons: np.ndarray, rows: pa.Table, options: CleanOptions) -> None:
+def _mark_length_limits(reasons: np.ndarray, details: np.ndarray, rows: pa.Table,
+                        options: CleanOptions) -> None:
     data = rows.column("data")
     exchanges = pc.list_value_length(data).to_numpy(zero_copy_only=False) // 2
-    limits = [("too_few_exchanges", options.min_exchanges, exchanges, np.less),
-              ("too_many_exchanges", options.max_exchanges, exchanges, np.greater)]
+    limits = [("too_few_exchanges", options.min_exchanges, exchanges, np.less, "exchanges"),
+              ("too_many_exchanges", options.max_exchanges, exchanges, np.greater, "exchanges")]
     if options.min_chars is not None or options.max_chars is not None:
         layout = TurnLayout.of(data)
         chars = np.bincount(layout.owner, pc.utf8_length(layout.turns).to_numpy(zero_copy_only=False),
                             minlength=rows.num_rows)
-        limits += [("too_short", options.min_chars, chars, np.less),
-                   ("too_long", options.max_chars, chars, np.greater)]
-    for code, limit, values, beyond in limits:
+        limits += [("too_short", options.min_chars, chars, np.less, "characters"),
+                   ("too_long", options.max_chars, chars, np.greater, "characters")]
+    for code, limit, values, beyond, unit in limits:
         if limit is not None:
-            _mark(reasons, beyond(values, limit), code)
+            _mark(reasons, beyond(values, limit), code, details, _counted(values, unit, limit))

@@ -21,10 +21,11 @@ from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from .errors import DataFileError
-from .rejects import REJECT_SCHEMA, rejects_from_records, truncate_raw
+from .rejects import REJECT_SCHEMA, rejects_from_records
 
 ROW_SCHEMA = pa.schema([
     ("id", pa.string()),
@@ -53,11 +54,17 @@ READ_REPAIRS = {"id_number_to_string": "a numeric `id` was turned into its decim
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
+HEAD_BYTES = 64 << 10  # how much of a file `describe_head` looks at
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+              (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 DEFAULT_BLOCK_BYTES = 8 << 20
 MAX_EXPANSION = 100  # release JSON gzips about 4x; far beyond that is a bomb, not text
 _PYARROW_BLOCK_BYTES = 1 << 20
 _LEAF_LINES = 16  # below this many lines a failing segment is parsed line by line
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# An `id` key (a quote inside a JSON string is escaped, so an unescaped one starts a key) and
+# its string or number: read from lines that are not valid JSON, so their rejects name it.
+_ID_IN_RAW = re.compile(r'(?<!\\)"id"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?\d+))')
 
 
 @dataclass
@@ -68,6 +75,54 @@ class ReadBatch:
     rejects: pa.Table
     lines: int
     repairs: Counter = field(default_factory=Counter)
+
+
+def describe_head(head: bytes) -> tuple[str, str] | None:
+    """(what the file is, how to fix it) when its first bytes cannot start UTF-8 JSON Lines (or
+    gzip); None when they can. Whole-file shapes are refused as one error, never read as lines
+    that all become rejects."""
+    if not head:
+        return "empty (0 bytes)", "download it again"
+    if head.startswith(GZIP_MAGIC):
+        return None
+    for bom, encoding in _WIDE_BOMS:
+        if head.startswith(bom):
+            return (f"{encoding} text (it starts with a {encoding} byte order mark)",
+                    f"convert it to UTF-8, e.g. iconv -f {encoding} -t UTF-8 FILE > FILE.utf8")
+    if b"\x00" in head[:4]:
+        return ("UTF-16 or UTF-32 text, or binary data (NUL bytes at its start)",
+                "convert it to UTF-8 (iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8) or download it again")
+    text = head.removeprefix(UTF8_BOM).lstrip(b" \t\r\n")
+    first_line = text.split(b"\n", 1)[0].strip()
+    if text[:1] == b"<":
+        return (f"an HTML or XML page ({_shown(first_line)}), not JSON Lines: an expired share "
+                "link or an error page saved under the release name?", "download it again")
+    if text[:1] == b"[" and (first_line in (b"[", b"[{") or first_line.endswith(b",")
+                             or b"\n" not in text.rstrip(b"\r\n")):
+        return ("one JSON array, not JSON Lines (one object a line)",
+                "write one object a line, e.g. jq -c '.[]' FILE > FILE.jsonl")
+    if b"\n" not in head and b"\r" in head:
+        return ("a file with CR-only line ends (classic Mac)",
+                "convert the line ends, e.g. tr '\\r' '\\n' < FILE > FILE.jsonl")
+    return None
+
+
+def _shown(line: bytes, limit: int = 60) -> str:
+    text = line.decode("utf-8", "replace")
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def check_file_shape(path: str | Path) -> None:
+    """Raise `DataFileError` naming the file, what it is and the fix, if it is not JSON Lines."""
+    with open_release_file(path) as stream:
+        try:
+            head = stream.read(HEAD_BYTES)
+        except (OSError, EOFError, gzip.BadGzipFile) as error:
+            raise DataFileError(f"{path}: cannot read its start ({error}); the file is damaged: "
+                                "download it again") from error
+    problem = describe_head(head)
+    if problem is not None:
+        raise DataFileError(f"{path} is {problem[0]}; {problem[1].replace('FILE', str(path))}")
 
 
 def open_release_file(path: str | Path) -> BinaryIO:
@@ -92,6 +147,7 @@ def read_file(path: str | Path, *, sector: str | None = None, source: str | None
     """
     path = Path(path)
     source = source or path.name
+    check_file_shape(path)
     stream = open_release_file(path)
     raw_file = getattr(stream, "fileobj", stream)
     position = 0
@@ -105,20 +161,34 @@ def read_file(path: str | Path, *, sector: str | None = None, source: str | None
             raise DataFileError(f"{path}: gzip data expands more than {MAX_EXPANSION}x, which no "
                                 "release file does (a damaged or hostile file); not reading on")
 
+    rows = blank = 0
     try:
         for block, ends_with_newline in _line_blocks(stream, block_bytes, guard):
             batch = _read_block(block, first_line, ends_with_newline, sector, source)
             first_line += batch.lines
+            rows += batch.rows.num_rows
+            blank += _count_reason(batch.rejects, "blank_line")
             if on_progress is not None:
                 now = raw_file.tell()
                 on_progress(now - position)
                 position = now
             yield batch
+        if rows == 0 and first_line - 1 > blank:
+            # Not one line is a dialogue: the file is in another shape (not defective lines).
+            raise DataFileError(f"{path}: none of its {first_line - 1 - blank} lines is a JSON "
+                                "object with `id` and `data`: this is not a release file (UltraChat "
+                                "JSON Lines); check what it holds, or download it again")
     except (OSError, EOFError, gzip.BadGzipFile) as error:
         raise DataFileError(f"{path}: cannot read past line {first_line - 1}: {error}. "
                             "The file is damaged or incomplete; download it again") from error
     finally:
         stream.close()
+
+
+def _count_reason(rejects: pa.Table, reason: str) -> int:
+    if rejects.num_rows == 0:
+        return 0
+    return pc.sum(pc.equal(rejects.column("reason"), reason)).as_py() or 0
 
 
 def _line_blocks(stream: BinaryIO, block_bytes: int,
@@ -246,14 +316,17 @@ class _BlockReader:
 
     def _reject_blank(self, lo: int, hi: int) -> None:
         for index in np.flatnonzero(self.blank[lo:hi]) + lo:
-            self._reject(index, "blank_line", None, self._raw(index))
+            self._reject_blank_line(index, self._raw(index))
+
+    def _reject_blank_line(self, index: int, raw: bytes) -> None:
+        self._reject(index, "blank_line", "white space only" if raw else "empty", raw)
 
     def _parse_lines(self, lo: int, hi: int) -> None:
         ids, turns, lines = [], [], []
         for index in range(lo, hi):
             raw = self._raw(index)
             if self.blank[index]:
-                self._reject(index, "blank_line", None, raw)
+                self._reject_blank_line(index, raw)
                 continue
             parsed = self._parse_line(index, raw)
             if parsed is not None:
@@ -278,7 +351,7 @@ class _BlockReader:
             return self._reject(index, "truncated_line" if last else "invalid_json",
                                 f"{error.msg} at column {error.colno}", raw)
         except RecursionError:
-            return self._reject(index, "json_too_deep", None, raw)
+            return self._reject(index, "json_too_deep", "deeper than Python's json parser recurses", raw)
         if not isinstance(record, dict):
             return self._reject(index, "not_an_object", type(record).__name__, raw)
         row_id, data = record.get("id"), record.get("data")
@@ -287,31 +360,47 @@ class _BlockReader:
         if isinstance(row_id, (int, float)):
             row_id = str(row_id)
             self.repairs["id_number_to_string"] += 1
+        if isinstance(row_id, str) and _SURROGATE.search(row_id):
+            return self._reject(index, "lone_surrogate", "in id", raw)
         if data is not None and not isinstance(data, list):
-            return self._reject(index, "data_not_list", f"data is {type(data).__name__}", raw)
+            return self._reject(index, "data_not_list", f"data is {type(data).__name__}", raw, row_id)
         if data is not None:
             for position, turn in enumerate(data):
                 if not isinstance(turn, str):
                     return self._reject(index, "turn_not_string",
-                                        f"turn {position} is {type(turn).__name__}", raw)
+                                        f"turn {position} is {type(turn).__name__}", raw, row_id)
                 if _SURROGATE.search(turn):
-                    return self._reject(index, "lone_surrogate", f"in turn {position}", raw)
-        if isinstance(row_id, str) and _SURROGATE.search(row_id):
-            return self._reject(index, "lone_surrogate", "in id", raw)
+                    return self._reject(index, "lone_surrogate", f"in turn {position}", raw, row_id)
         return row_id, data
 
     def _raw(self, index: int) -> bytes:
         return bytes(self.block[self.starts[index]:self.ends[index]])
 
-    def _reject(self, index: int, reason: str, detail: str | None, raw: bytes) -> None:
-        """Record line `index` as rejected. Returns None, so `return self._reject(...)` reads well."""
+    def _reject(self, index: int, reason: str, detail: str | None, raw: bytes,
+                row_id: str | None = None) -> None:
+        """Record line `index` as rejected, its raw text whole. Returns None, so
+        `return self._reject(...)` reads well."""
         text = raw.decode("utf-8", "replace").removesuffix("\r")
         self.rejects.append({"source": self.source, "line": int(index) + self.first_line,
-                             "stage": "read", "reason": reason, "detail": detail,
-                             "raw": truncate_raw(text)})
+                             "id": row_id if row_id is not None else _id_in_raw(text),
+                             "stage": "read", "reason": reason, "detail": detail, "raw": text})
 
     def finish(self) -> ReadBatch:
         rows = pa.concat_tables(self.tables) if self.tables else ROW_SCHEMA.empty_table()
         rejects = (rejects_from_records(self.rejects) if self.rejects
                    else REJECT_SCHEMA.empty_table())
         return ReadBatch(rows, rejects, len(self.starts), self.repairs)
+
+
+def _id_in_raw(text: str) -> str | None:
+    """The `id` of a line that is not valid JSON, where it can be read (best effort)."""
+    match = _ID_IN_RAW.search(text)
+    if match is None:
+        return None
+    if match.group(2) is not None:
+        return match.group(2)
+    try:
+        row_id = json.loads(f'"{match.group(1)}"')
+    except ValueError:
+        return match.group(1)
+    return match.group(1) if _SURROGATE.search(row_id) else row_id

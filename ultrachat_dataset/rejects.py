@@ -1,7 +1,8 @@
 """Rejected rows and the accounting that proves nothing was lost.
 
-Every line read ends as a kept row or as a reject carrying file, line, stage, reason and the raw
-text (truncated). `Report` counts both per file; `Report.check` enforces
+Every line read ends as a kept row or as a reject carrying file, line, id (where one can be read),
+stage, reason, detail and the raw text, whole (parquet compresses it), so a reject can be recovered.
+`Report` counts both per file; `Report.check` enforces
 lines == kept + sum(rejected) at every level.
 """
 
@@ -17,7 +18,6 @@ import pyarrow.parquet as pq
 
 from .errors import UltraChatError
 
-RAW_LIMIT = 2000  # characters of raw text kept per reject: enough to see the defect, not a copy
 REJECT_SCHEMA = pa.schema([
     ("source", pa.string()),
     ("line", pa.int64()),
@@ -29,22 +29,21 @@ REJECT_SCHEMA = pa.schema([
 ])
 
 
-def truncate_raw(text: str) -> str:
-    return text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT] + f"... [{len(text)} chars]"
-
-
 def rejects_from_records(records: list[dict]) -> pa.Table:
     """Rejects built one by one (the reader's per-line path); missing keys become null."""
     return pa.Table.from_pylist(records, schema=REJECT_SCHEMA)
 
 
 def rejects_from_rows(rows: pa.Table, stage: str, reasons: pa.Array | str,
-                      details: pa.Array | None = None) -> pa.Table:
-    """Rejects for rows that had been parsed: `raw` is the row re-serialised as release JSON."""
+                      details: pa.Array | list | None = None) -> pa.Table:
+    """Rejects for rows that had been parsed: `raw` is the row re-serialised as release JSON
+    (`{"id", "data"}`, as the stage saw it: repairs made before the stage are in it)."""
     count = rows.num_rows
     if isinstance(reasons, str):
         reasons = pa.array([reasons] * count, pa.string())
-    raw = [truncate_raw(json.dumps({"id": row_id, "data": data}, ensure_ascii=False))
+    if isinstance(details, list):
+        details = pa.array(details, pa.string())
+    raw = [json.dumps({"id": row_id, "data": data}, ensure_ascii=False)
            for row_id, data in zip(rows.column("id").to_pylist(), rows.column("data").to_pylist())]
     return pa.Table.from_arrays([
         rows.column("source"),

@@ -105,8 +105,10 @@ def find_local(data_dir: str | Path, config: str) -> list[LocalFile]:
 
 
 def _local_path(directory: Path, name: str) -> Path | None:
-    for suffix in LOCAL_SUFFIXES:
-        path = directory / (name + suffix)
-        if path.is_file():
-            return path
-    return None
+    """The one local copy of a release file; two copies (plain and `.gz`) are an error, since
+    one may be a cut download of the other and nothing says which to trust."""
+    copies = [path for suffix in LOCAL_SUFFIXES if (path := directory / (name + suffix)).is_file()]
+    if len(copies) > 1:
+        raise SourceError(f"{directory} holds two copies of {name}: {' and '.join(p.name for p in copies)}; "
+                          "keep the one you trust and move the other away")
+    return copies[0] if copies else None

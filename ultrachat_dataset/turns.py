@@ -37,6 +37,13 @@ class TurnLayout:
         """Rows where at least one turn is flagged."""
         return np.bincount(self.owner[turn_flags], minlength=len(self.lengths)) > 0
 
+    def first_flagged(self, turn_flags: np.ndarray) -> np.ndarray:
+        """Per row, the position of its first flagged turn, or -1."""
+        first = np.full(len(self.lengths), len(self.position) + 1, np.int64)
+        np.minimum.at(first, self.owner[turn_flags], self.position[turn_flags])
+        first[first > len(self.position)] = -1
+        return first
+
     def rebuild(self, turns: pa.Array | None = None, keep: np.ndarray | None = None) -> pa.ListArray:
         """Lists again, from (possibly replaced) turns, keeping only the turns where `keep`."""
         turns = self.turns if turns is None else turns

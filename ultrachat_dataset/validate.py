@@ -52,14 +52,15 @@ def validate(rows: pa.Table, odd_turns: str = "trim") -> Validated:
     trim = odd & (odd_turns == "trim")
     # Turn-level checks see every turn but a dangling one that will be trimmed.
     dangling = trim[layout.owner] & (layout.position == lengths[layout.owner] - 1)
-    blank_turn = is_blank(layout.turns)
+    null_turn = flags(pc.is_null(layout.turns)) & ~dangling
+    blank_turn = is_blank(layout.turns) & ~dangling
     rules = [
         ("missing_id", ~flags(pc.not_equal(pc.utf8_trim_whitespace(rows.column("id")), ""))),
         ("data_missing", flags(pc.is_null(rows.column("data")))),
-        ("turn_not_string", layout.any_per_row(flags(pc.is_null(layout.turns)) & ~dangling)),
+        ("turn_not_string", layout.any_per_row(null_turn)),
         ("odd_turns", odd & (odd_turns == "reject")),
         ("no_exchange", lengths - trim < 2),
-        ("empty_turn", layout.any_per_row(blank_turn & ~dangling)),
+        ("empty_turn", layout.any_per_row(blank_turn)),
     ]
     first_failed = np.zeros(rows.num_rows, np.int8)  # 0: passes; k: failed rule k-1 first
     for number, (_, failed) in enumerate(rules, start=1):
@@ -72,8 +73,25 @@ def validate(rows: pa.Table, odd_turns: str = "trim") -> Validated:
     if trimmed.any():
         kept_turns = ~rejected[layout.owner]
         kept = set_data(kept, TurnLayout.of(kept.column("data")).rebuild(keep=~dangling[kept_turns]))
+    details = _details(reasons, rows.column("id").is_null().to_numpy(zero_copy_only=False)[rejected],
+                       lengths[rejected], layout.first_flagged(null_turn)[rejected],
+                       layout.first_flagged(blank_turn)[rejected])
     rejects = rejects_from_rows(rows.filter(pa.array(rejected)), "validate",
-                                pa.array(reasons, pa.string()))
+                                pa.array(reasons, pa.string()), details)
     repairs = Counter({"trimmed_dangling_turn": int(trimmed.sum())} if trimmed.any() else {})
     return Validated(kept, rejects, repairs)
 
+
+
+def _details(reasons: list[str], null_id: np.ndarray, lengths: np.ndarray, null_turn: np.ndarray,
+             blank_turn: np.ndarray) -> list[str]:
+    """What exactly failed, for each rejected row (turns counted from 0)."""
+    described = {
+        "missing_id": lambda i: "id is absent or null" if null_id[i] else "id is empty",
+        "data_missing": lambda i: "data is absent or null",
+        "turn_not_string": lambda i: f"turn {null_turn[i]} is null",
+        "odd_turns": lambda i: f"{lengths[i]} turns",
+        "no_exchange": lambda i: f"{lengths[i]} turn{'s' if lengths[i] != 1 else ''}",
+        "empty_turn": lambda i: f"turn {blank_turn[i]} is empty or invisible",
+    }
+    return [described[reason](index) for index, reason in enumerate(reasons)]
