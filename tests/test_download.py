@@ -162,7 +162,8 @@ def test_cli_downloads_from_the_hub_with_hf_endpoint(server, tmp_path, release_b
     result = run_cli("download", "all", "--source", "hub", "--dest", str(tmp_path), "--quiet",
                      HF_ENDPOINT=server.url, HF_HOME=str(tmp_path / "hf"), HF_TOKEN="hf_secret_42")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "10 files" in result.stdout and "from hub, verified" in result.stdout
+    assert "10 files" in result.stdout and "from hub in" in result.stdout
+    assert result.stdout.count("sha256 matches the Hub's sha256") == 10
     assert "hf_secret_42" not in result.stdout + result.stderr
     for f in HUB_FILES:
         assert (tmp_path / f.name).read_bytes() == release_bytes[f.name]
@@ -186,3 +187,127 @@ def test_cli_download_error_is_one_line(server, tmp_path):
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "ultrachat_release_230407.json" in result.stderr and "HTTP 404" in result.stderr
+
+
+# ---- hosts that misbehave the way real ones do: the file is exact, or the run fails naming the
+# file and the cause, and nothing wrong is saved or locked ------------------------------------
+
+WORLD = "ultrachat_release_230407.json"
+
+
+def assert_nothing_saved(directory, name=WORLD, part_kept=False):
+    """Nothing under the release name, nothing locked; a part only where it can be resumed."""
+    assert not (directory / name).exists()
+    assert bool(list(directory.glob(".*.part"))) == part_kept
+    lock = directory / LOCK_NAME
+    assert not lock.exists() or name not in json.loads(lock.read_text())["files"]
+
+
+def assert_exact_and_locked(directory, release_bytes, name=WORLD):
+    assert (directory / name).read_bytes() == release_bytes[name]
+    locked = json.loads((directory / LOCK_NAME).read_text())["files"][name]
+    assert locked["sha256"] == sha(release_bytes[name])
+    assert not list(directory.glob(".*.part*"))
+
+
+@pytest.mark.parametrize("variant", ["content-range", "no-content-range"])
+def test_a_206_that_restarts_from_byte_0_is_never_appended(server, tmp_path, release_bytes, variant):
+    server.faults[WORLD] = Fault(drop_after=1000, drops=1, range_from_zero=variant)
+    download("world", tmp_path, options(server))
+    assert_exact_and_locked(tmp_path, release_bytes)
+
+
+@pytest.mark.parametrize("body, says", [
+    (b"<!DOCTYPE html>\n<html><body>This share link has expired.</body></html>", "HTML or XML page"),
+    (b"", r"empty \(0 bytes\)"),
+    (b'{"error": "not found"}\n', "JSON with no dialogue"),
+])
+def test_a_page_or_an_empty_body_is_refused_naming_file_url_and_what_came(server, tmp_path, body, says):
+    server.faults[WORLD] = Fault(body=body, content_type="text/html")
+    with pytest.raises(DownloadError, match=f"{WORLD}: http://127.0.0.1.*({says})") as error:
+        download("world", tmp_path, options(server))
+    assert "/f/0a27393192ad46a5a081/" in str(error.value)  # the URL asked for
+    assert_nothing_saved(tmp_path)
+
+
+def test_a_part_of_unknown_origin_is_not_resumed(server, tmp_path, release_bytes):
+    size = len(release_bytes[WORLD])
+    (tmp_path / f".{WORLD}.part").write_bytes(b"x" * (size // 2))  # other bytes, e.g. an old copy
+    download("world", tmp_path, options(server))
+    assert_exact_and_locked(tmp_path, release_bytes)
+    assert not any(r for _, path, r in server.log if path.endswith(WORLD))  # fetched from byte 0
+
+
+def test_a_part_of_a_file_that_changed_since_is_sent_whole(server, tmp_path, release_bytes):
+    old = b'{"id": "old", "data": ["q", "a"]}\n' * 2000
+    server.files[WORLD] = old
+    server.faults[WORLD] = Fault(drop_after=20_000, drops=1)
+    with pytest.raises(DownloadError):  # an interrupted run: it leaves a part and its validator
+        download("world", tmp_path, options(server, retries=0))
+    assert (tmp_path / f".{WORLD}.part").stat().st_size == 20_000
+    server.files[WORLD] = release_bytes[WORLD]  # the host now has another file
+    server.log.clear()
+    download("world", tmp_path, options(server))
+    assert_exact_and_locked(tmp_path, release_bytes)
+    assert [r for _, path, r in server.log if path.endswith(WORLD)] == ["bytes=20000-"]  # asked...
+
+
+def test_a_part_of_the_same_file_resumes_across_runs(server, tmp_path, release_bytes):
+    server.faults[WORLD] = Fault(drop_after=1000, drops=1)
+    with pytest.raises(DownloadError):
+        download("world", tmp_path, options(server, retries=0))
+    server.log.clear()
+    download("world", tmp_path, options(server))
+    assert_exact_and_locked(tmp_path, release_bytes)
+    assert [r for _, path, r in server.log if path.endswith(WORLD)] == ["bytes=1000-"]
+
+
+def test_a_trickling_host_is_given_up_on_by_its_speed(server, tmp_path):
+    server.faults[WORLD] = Fault(trickle=0.05)
+    with pytest.raises(DownloadError, match=f"{WORLD}: .*gave up after 1 attempts.*under min_speed"):
+        download("world", tmp_path, options(server, retries=0, min_speed=1000, speed_window=0.3))
+    assert_nothing_saved(tmp_path, part_kept=True)
+
+
+def test_a_download_ends_at_its_total_timeout(server, tmp_path):
+    server.faults[WORLD] = Fault(trickle=0.02)
+    with pytest.raises(DownloadError, match=f"{WORLD}: .*not complete after 1 s"):
+        download("world", tmp_path, options(server, min_speed=0, total_timeout=1.0))
+    assert_nothing_saved(tmp_path, part_kept=True)
+
+
+def test_a_redirect_to_a_non_http_url_names_the_file(server, tmp_path):
+    server.faults[WORLD] = Fault(redirect="file:///etc/passwd")
+    with pytest.raises(DownloadError, match=f"{WORLD}: .*redirected to file:///etc/passwd.*not http"):
+        download("world", tmp_path, options(server))
+    assert_nothing_saved(tmp_path)
+
+
+def test_a_dns_failure_fails_at_once_and_points_to_offline(tmp_path, monkeypatch):
+    import socket
+    looked_up = []
+
+    def no_dns(host, *args, **kwargs):
+        looked_up.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    settings = DownloadOptions(source="auto", mirror="http://ultrachat-mirror.test/files",
+                               progress=False, backoff=5.0, retries=4, offline=False)
+    with pytest.raises(DownloadError, match="cannot resolve ultrachat-mirror.test.*--offline"):
+        download("all", tmp_path, settings)
+    # One look-up a file fetched at once (4 workers), none retried, no second origin tried.
+    assert set(looked_up) == {"ultrachat-mirror.test"} and len(looked_up) <= 4
+
+
+def test_offline_says_what_was_checked_and_what_was_not(server, tmp_path, release_bytes):
+    download("world", tmp_path, options(server))
+    assert download("world", tmp_path, options(server, offline=True)).checks == {WORLD: "sha256 checked"}
+    copied = "ultrachat_material_release_230412.json"  # copied by hand: nothing known of it
+    other = "ultrachat_material_release_230417.json"
+    for name in (copied, other):
+        (tmp_path / name).write_bytes(release_bytes[name])
+    checks = download("writing", tmp_path, options(server, offline=True)).checks
+    assert checks[copied] == "not checked (no hash or size known for it)"
+    result = run_cli("download", "writing", "--dest", str(tmp_path), "--offline", "--quiet")
+    assert result.returncode == 0 and "not checked" in result.stdout and "verified" not in result.stdout

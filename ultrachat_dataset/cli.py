@@ -75,10 +75,11 @@ def cmd_download(args: argparse.Namespace) -> None:
     args.dest = args.dest or default_release_dir()
     result = download(args.config, args.dest, _download_options(args))
     size = sum(f.path.stat().st_size for f in result.files)
-    print(f"{len(result.files)} files ({size / 1e6:.1f} MB) from {result.origin}, verified, in "
-          f"{args.dest}:")
+    print(f"{len(result.files)} files ({size / 1e6:.1f} MB) from {result.origin} in {args.dest}:")
+    width = max(len(item.source) for item in result.files)
     for item in result.files:
-        print(f"  {item.source}  ({item.sector or 'no sector'})")
+        sector = f"({item.sector or 'no sector'})"
+        print(f"  {item.source:<{width}}  {sector:<13}  {result.checks.get(item.source, '')}")
 
 
 def _download_options(args: argparse.Namespace) -> DownloadOptions:

@@ -11,8 +11,14 @@ recorded in `ultrachat.lock.json` (name, size, sha256, source, date) next to the
 enforced afterwards, like a package lock (trust on first use); known hashes can be supplied. A
 mismatch deletes the file and downloads it once more, then fails naming the file and both hashes.
 
-Transfers resume with HTTP Range after a dropped connection, retry with exponential backoff,
-time out instead of hanging, and land in `.<name>.part` until verified.
+Nothing wrong is locked or renamed into place: a first download must look like the release
+(JSON Lines or gzip: not an HTML page, not empty) before its hash is recorded; a `206` must start
+at the byte asked for (`Content-Range`), else the transfer starts over; a `.part` left by an earlier
+run is resumed only with `If-Range` and the validator (ETag or Last-Modified) of the response that
+began it, kept in `.<name>.part.json`, so a changed file is sent whole. Transfers resume with HTTP
+Range after a dropped connection, retry with exponential backoff, give up on silence (`timeout`),
+on a trickle (`min_speed` over `speed_window`) and after `total_timeout`, and land in
+`.<name>.part` until verified. A DNS failure is not retried: it means no network.
 """
 
 from __future__ import annotations
@@ -21,10 +27,13 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +44,7 @@ from tqdm.auto import tqdm
 
 from .errors import SourceError, UltraChatError
 from .pipeline import InputFile, local_inputs
+from .read import HEAD_BYTES, holds_a_dialogue, read_head, shape_problem
 from .sources import HUB_REPO, ReleaseFile, check_config, release_files
 
 LOCK_NAME = "ultrachat.lock.json"
@@ -48,6 +58,18 @@ class DownloadError(UltraChatError):
     """A file could not be fetched or verified; the message names the file or URL and why."""
 
 
+class NoNetworkError(DownloadError):
+    """A host name did not resolve: no network (or no DNS). Not retried, no other origin tried."""
+
+
+class _Refused(Exception):
+    """The host answered with something that is not the file (retrying the same URL cannot help)."""
+
+
+class _Restart(Exception):
+    """The bytes sent do not continue the `.part`: start the transfer over from byte 0."""
+
+
 @dataclass
 class DownloadOptions:
     source: str = "auto"
@@ -57,6 +79,9 @@ class DownloadOptions:
     retries: int = 4
     backoff: float = 1.0  # seconds before the first retry; doubles each time
     timeout: float = 60.0  # seconds without a byte before a connection is given up
+    min_speed: float = 10_000.0  # bytes a second, averaged over `speed_window`; slower is retried
+    speed_window: float = 60.0
+    total_timeout: float = 6 * 3600.0  # seconds for one file, every attempt included
     workers: int = 4  # files fetched at once
     progress: bool = True
     tsinghua_endpoint: str = field(
@@ -83,6 +108,10 @@ def _check_url(url: str) -> str:
 class Download:
     files: list[InputFile]
     origin: str  # "tsinghua", "hub", "mirror" or "local": what `auto` settled on
+    checks: dict[str, str] = field(default_factory=dict)  # release name -> how it was verified
+
+
+NOT_CHECKED = "not checked (local files are read as they are)"
 
 
 def download(config: str, dest: str | Path, options: DownloadOptions | None = None) -> Download:
@@ -91,10 +120,10 @@ def download(config: str, dest: str | Path, options: DownloadOptions | None = No
     options = options or DownloadOptions()
     dest = Path(dest)
     if options.source == "local":
-        return Download(local_inputs(config, dest), "local")
+        return _local_download(config, dest)
     if options.source == "auto" and not options.mirror:
         try:  # copies already in the folder win: nothing to fetch
-            return Download(local_inputs(config, dest), "local")
+            return _local_download(config, dest)
         except SourceError:
             pass
     origins = ["tsinghua", "hub"] if options.source == "auto" else [options.source]
@@ -103,56 +132,79 @@ def download(config: str, dest: str | Path, options: DownloadOptions | None = No
     failures = []
     for origin in origins:
         try:
-            return Download(_fetch_all(release_files(config, origin), dest, options),
-                            "mirror" if options.mirror else origin)
+            files, checks = _fetch_all(release_files(config, origin), dest, options)
+            return Download(files, "mirror" if options.mirror else origin, checks)
+        except NoNetworkError:
+            raise  # another host will not resolve either
         except DownloadError as error:
             failures.append(f"{origin}: {error}")
     raise DownloadError("; then ".join(failures))
 
 
-def _fetch_all(files: tuple[ReleaseFile, ...], dest: Path, options: DownloadOptions) -> list[InputFile]:
+def _local_download(config: str, dest: Path) -> Download:
+    files = local_inputs(config, dest)
+    return Download(files, "local", {item.source: NOT_CHECKED for item in files})
+
+
+def _fetch_all(files: tuple[ReleaseFile, ...], dest: Path,
+               options: DownloadOptions) -> tuple[list[InputFile], dict[str, str]]:
     dest.mkdir(parents=True, exist_ok=True)
     lock = LockFile(dest / LOCK_NAME)
     if options.offline:
-        return [_verified_offline(release, dest, lock, options) for release in files]
-    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
-        paths = list(pool.map(lambda item: _fetch_verified(item[1], dest, lock, options, item[0]),
-                              enumerate(files)))
-    return [InputFile(path, release.name, release.sector) for path, release in zip(paths, files)]
+        results = [_verified_offline(release, dest, lock, options) for release in files]
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+            results = list(pool.map(lambda item: _fetch_verified(item[1], dest, lock, options, item[0]),
+                                    enumerate(files)))
+    inputs = [InputFile(path, release.name, release.sector) for (path, _), release in zip(results, files)]
+    return inputs, {release.name: check for (_, check), release in zip(results, files)}
 
 
 def _verified_offline(release: ReleaseFile, dest: Path, lock: LockFile,
-                      options: DownloadOptions) -> InputFile:
+                      options: DownloadOptions) -> tuple[Path, str]:
     path = dest / release.name
     if not path.is_file():
         raise DownloadError(f"offline (HF_HUB_OFFLINE or --offline) and {path} is missing: run "
                             f"`ultrachat download` with network access first, or copy the file there")
     expected = options.known_hashes.get(release.name) or lock.sha256(release.name)
+    size = lock.size(release.name)
     if expected and _sha256(path) != expected:
         raise DownloadError(f"{path}: sha256 differs from {LOCK_NAME} ({expected}); the file changed "
                             "since it was downloaded: delete it and download it again")
-    return InputFile(path, release.name, release.sector)
+    if expected:
+        return path, "sha256 checked"
+    if size is not None and path.stat().st_size != size:
+        raise DownloadError(f"{path}: {path.stat().st_size} bytes, but {LOCK_NAME} recorded {size}: "
+                            "delete it and download it again")
+    return path, ("size only (no sha256 known)" if size is not None
+                  else "not checked (no hash or size known for it)")
 
 
 def _fetch_verified(release: ReleaseFile, dest: Path, lock: LockFile, options: DownloadOptions,
-                    position: int) -> Path:
+                    position: int) -> tuple[Path, str]:
     final = dest / release.name
     url, expected, size, trusted = _plan(release, options, lock)
+    checked = (f"sha256 matches the {trusted}" if expected else
+               f"size only: matches the {trusted}" if size is not None else
+               f"first download: shape checked, sha256 recorded in {LOCK_NAME}")
     if final.is_file() and expected and _sha256(final) == expected:
-        return final  # already here and verified
+        return final, checked  # already here and verified
     part = dest / f".{release.name}.part"
     for _ in range(2):  # a mismatch is fetched once more before it is an error
         if release.origin == "hub" and not options.mirror:
             _hub_fetch(release, part, options)
         else:
             _http_fetch(url, part, options, release.name, position)
+        if expected is None:  # nothing to compare with: at least it must look like the release
+            _check_shape(part, release.name, url or f"{HUB_REPO}/{release.name}")
         actual_size, actual = part.stat().st_size, _sha256(part)
         if (expected is None or actual == expected) and (size is None or actual_size == size):
             part.replace(final)
+            _discard(part)
             if not lock.sha256(release.name):
                 lock.record(release.name, actual_size, actual, url or f"hub:{HUB_REPO}")
-            return final
-        part.unlink()
+            return final, checked
+        _discard(part)
     raise DownloadError(
         f"{release.name}: downloaded twice from {url or HUB_REPO} and both differ from the "
         f"expected {trusted}: sha256 {expected}, size {size}; got sha256 {actual}, size "
@@ -175,50 +227,164 @@ def _plan(release: ReleaseFile, options: DownloadOptions, lock: LockFile):
             return url, expected, size, trusted
     if release.origin == "hub" and not options.mirror:
         expected, size = _hub_reported(release)
-        return url, expected, size, "sha256 the Hub reports"
+        return url, expected, size, "Hub's sha256" if expected else "Hub's size (it reports no sha256)"
     return url, None, None, "first download (recorded now)"
 
 
 def _http_fetch(url: str, part: Path, options: DownloadOptions, name: str, position: int) -> None:
-    """GET `url` into `part`, resuming with Range after a drop; retries with backoff."""
+    """GET `url` into `part`, resuming with Range (and If-Range) after a drop; retries with backoff.
+
+    Raises `DownloadError` naming the release file and URL, `NoNetworkError` on a DNS failure.
+    """
+    deadline = time.monotonic() + options.total_timeout
+    validator = _resumable(part, url)
     last_error = None
     with tqdm(desc=name, unit="B", unit_scale=True, position=position, leave=False,
               disable=not options.progress) as bar:
         for attempt in range(options.retries + 1):
             if attempt:
                 time.sleep(options.backoff * 2 ** (attempt - 1))
+            if time.monotonic() > deadline:
+                break
             have = part.stat().st_size if part.exists() else 0
-            request = urllib.request.Request(url, headers={
-                "User-Agent": "ultrachat-dataset", **({"Range": f"bytes={have}-"} if have else {})})
+            headers = {"User-Agent": "ultrachat-dataset"}
+            if have:
+                headers["Range"] = f"bytes={have}-"
+                if validator:  # the host sends the whole file instead if it changed since
+                    headers["If-Range"] = validator
             try:
-                with _OPENER.open(request, timeout=options.timeout) as response:
-                    if have and response.status != 206:  # the server ignored Range: start over
-                        have = 0
+                with _OPENER.open(urllib.request.Request(url, headers=headers),
+                                  timeout=options.timeout) as response:
+                    start = _body_start(response, have)
+                    validator = _validator(response.headers)
+                    _remember(part, url, validator)
                     length = response.headers.get("Content-Length")
-                    bar.reset(total=have + int(length) if length else None)
-                    bar.update(have)
-                    with open(part, "ab" if have else "wb") as out:
-                        while chunk := response.read(_CHUNK):
-                            out.write(chunk)
-                            bar.update(len(chunk))
-                    if length is None or part.stat().st_size == have + int(length):
+                    bar.reset(total=start + int(length) if length else None)
+                    bar.update(start)
+                    with open(part, "ab" if start else "wb") as out:
+                        _copy(response, out, bar, options, deadline, check_head=not start)
+                    if length is None or part.stat().st_size == start + int(length):
                         return
                     last_error = f"connection closed after {part.stat().st_size} bytes"
+            except _Restart as error:
+                part.unlink(missing_ok=True)
+                last_error = str(error)
+            except _Refused as error:
+                _discard(part)
+                raise DownloadError(f"{name}: {url}: {error}") from None
             except urllib.error.HTTPError as error:
                 if error.code == 416 and have:  # asked for bytes past the end: it is complete
                     return
+                if 300 <= error.code < 400:  # a redirect urllib would not follow (not http(s))
+                    raise DownloadError(f"{name}: {url}: redirected to {error.headers.get('Location')}, "
+                                        "which is not http(s): refused") from None
                 where = f" at {error.url}" if error.url and error.url != url else ""
                 if error.code in _PERMANENT_HTTP:
                     raise DownloadError(f"{name}: {url}: HTTP {error.code} {error.reason}{where}") from None
                 last_error = f"HTTP {error.code} {error.reason}{where}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException) as error:
-                last_error = getattr(error, "reason", None) or error or type(error).__name__
+            except urllib.error.URLError as error:
+                if isinstance(error.reason, socket.gaierror):
+                    host = urllib.parse.urlsplit(url).hostname
+                    raise NoNetworkError(
+                        f"{name}: {url}: cannot resolve {host} ({error.reason.strerror}): no network? "
+                        "With the files already downloaded use --offline (or HF_HUB_OFFLINE=1), or "
+                        "--source local --data-dir DIR") from None
+                last_error = error.reason or type(error).__name__
+            except (TimeoutError, ConnectionError, HTTPException) as error:
+                last_error = error or type(error).__name__
+    if time.monotonic() > deadline:
+        raise DownloadError(f"{name}: {url}: not complete after {options.total_timeout:.0f} s "
+                            f"(total_timeout); last: {last_error}")
     raise DownloadError(f"{name}: {url}: gave up after {options.retries + 1} attempts ({last_error})")
 
 
+def _body_start(response, have: int) -> int:
+    """Where the body starts in the file: `have` for a 206 that continues the part, 0 for a whole
+    file. A 206 that starts elsewhere is not appended (`_Restart`)."""
+    if response.status != 206:
+        return 0  # the whole file: a host that ignores Range, or If-Range saw a changed file
+    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range") or "")
+    first = int(match.group(1)) if match else None
+    if first == have or first == 0:
+        return first
+    raise _Restart(f"the host answered a Range request for byte {have} with 206 starting at "
+                   f"{'an unstated byte' if first is None else f'byte {first}'}")
+
+
+def _copy(response, out, bar, options: DownloadOptions, deadline: float, check_head: bool) -> None:
+    """The body into `out`; a trickle or the deadline raise `TimeoutError` (retried while time is
+    left). An HTML page is refused at its first bytes."""
+    window_start, window_bytes = time.monotonic(), 0
+    while chunk := response.read1(_CHUNK):  # read1: what has come, so a trickle is seen
+        if check_head and chunk.lstrip()[:1] == b"<":
+            content_type = response.headers.get("Content-Type", "no Content-Type")
+            raise _Refused(f"the host sent an HTML or XML page ({content_type}), not the file: an "
+                           "expired or wrong link?")
+        check_head = False
+        out.write(chunk)
+        bar.update(len(chunk))
+        window_bytes += len(chunk)
+        now = time.monotonic()
+        if now > deadline:
+            raise TimeoutError("total_timeout reached")
+        if now - window_start >= options.speed_window:
+            if window_bytes < options.min_speed * (now - window_start):
+                raise TimeoutError(f"{window_bytes / (now - window_start):.0f} bytes/s over "
+                                   f"{now - window_start:.0f} s, under min_speed {options.min_speed:.0f}")
+            window_start, window_bytes = now, 0
+
+
+def _check_shape(part: Path, name: str, url: str) -> None:
+    """Before a file is hashed, locked or named: it must look like a release file."""
+    problem = shape_problem(part)
+    if problem is None and not holds_a_dialogue(read_head(part)):
+        problem = ("JSON with no dialogue (no line with a `data` list) among its first "
+                   f"{HEAD_BYTES // 1024} KB", "")
+    if problem is not None:
+        size = part.stat().st_size
+        _discard(part)
+        raise DownloadError(f"{name}: {url}: what came ({size} bytes) is not the release file but "
+                            f"{problem[0]}; nothing was saved or locked")
+
+
+# A `.part` is resumed only with the validator of the response that began it (`If-Range`).
+def _state_path(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def _validator(headers) -> str | None:
+    etag = headers.get("ETag")
+    if etag and not etag.startswith("W/"):  # If-Range takes strong validators only
+        return etag
+    return headers.get("Last-Modified")
+
+
+def _remember(part: Path, url: str, validator: str | None) -> None:
+    _state_path(part).write_text(json.dumps({"url": url, "validator": validator}))
+
+
+def _discard(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    _state_path(part).unlink(missing_ok=True)
+
+
+def _resumable(part: Path, url: str) -> str | None:
+    """The validator to resume `part` with; a part of unknown origin is thrown away."""
+    try:
+        state = json.loads(_state_path(part).read_text())
+    except (OSError, ValueError):
+        state = {}
+    if part.exists() and (state.get("url") != url or not state.get("validator")):
+        part.unlink()
+    return state.get("validator") if part.exists() else None
+
+
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows http(s) redirects only (Python < 3.12 would follow ftp:// too)."""
+
     def redirect_request(self, req, fp, code, msg, headers, newurl):
-        _check_url(newurl)
+        if not newurl.lower().startswith(("https://", "http://")):
+            raise urllib.error.HTTPError(newurl, code, f"redirect to {newurl}", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 

@@ -112,15 +112,44 @@ def _shown(line: bytes, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-def check_file_shape(path: str | Path) -> None:
-    """Raise `DataFileError` naming the file, what it is and the fix, if it is not JSON Lines."""
+def read_head(path: str | Path) -> bytes:
+    """A file's first `HEAD_BYTES` (decompressed when it is gzip)."""
     with open_release_file(path) as stream:
         try:
-            head = stream.read(HEAD_BYTES)
+            return stream.read(HEAD_BYTES)
         except (OSError, EOFError, gzip.BadGzipFile) as error:
             raise DataFileError(f"{path}: cannot read its start ({error}); the file is damaged: "
                                 "download it again") from error
-    problem = describe_head(head)
+
+
+def shape_problem(path: str | Path) -> tuple[str, str] | None:
+    """`describe_head` of a file's first bytes."""
+    try:
+        return describe_head(read_head(path))
+    except DataFileError:
+        return "a damaged gzip file", "download it again"
+
+
+def holds_a_dialogue(head: bytes) -> bool:
+    """Whether a whole line among the first bytes is a dialogue object (`data` a list), or no
+    line ends there at all. A first download must pass this before its hash is trusted: a JSON
+    error body (`{"error": ...}`) is not the release."""
+    lines = head.removeprefix(UTF8_BOM).split(b"\n")[:-1]  # the last piece may be cut
+    if not lines:
+        return True
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict) and isinstance(record.get("data"), list):
+            return True
+    return False
+
+
+def check_file_shape(path: str | Path) -> None:
+    """Raise `DataFileError` naming the file, what it is and the fix, if it is not JSON Lines."""
+    problem = shape_problem(path)
     if problem is not None:
         raise DataFileError(f"{path} is {problem[0]}; {problem[1].replace('FILE', str(path))}")
 
