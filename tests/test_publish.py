@@ -222,7 +222,7 @@ def test_a_row_stays_in_its_split_whatever_else_is_filtered(release, tmp_path):
 
 def test_a_release_where_nothing_survives_still_publishes_an_empty_dataset(tmp_path):
     from ultrachat_dataset.synth import synthesize
-    synthesize(tmp_path / "hub", dialogues=30, seed=1, layout="hub", defect_rates={"invalid_json": 1.0})
+    synthesize(tmp_path / "hub", dialogues=30, seed=1, layout="hub", defect_rates={"no_exchange": 1.0})
     report = prepare(local_inputs("all", tmp_path / "hub"), tmp_path / "out", "all", progress=False)
     assert report.totals().kept == 0 and report.totals().lines == 30
     card = DatasetCard.load(tmp_path / "out" / "README.md").data.to_dict()

@@ -15,6 +15,7 @@ from .clean import DEFAULT_FILTERS, FILTERS, CleanOptions
 from .dedup import DEDUP_MODES, DEFAULT_DEDUP, DedupOptions
 from .download import SOURCES, DownloadOptions, default_release_dir, download, release_inputs
 from .errors import UltraChatError
+from .folder import check_replaceable
 from .formats import FORMATS
 from .pipeline import REPAIR_KINDS, PrepareOptions, describe_reason, local_inputs, prepare
 from .rejects import Report, by_count
@@ -62,9 +63,11 @@ def cmd_prepare(args: argparse.Namespace) -> None:
         languages=None if args.languages == "any" else _names(args.languages),
         dedup=DedupOptions(modes=_names(args.dedup), near_chars=args.near_chars),
         decontaminate=str(args.decontaminate) if args.decontaminate else None)
+    check_replaceable(args.out, args.config, args.overwrite)  # before any download
     inputs = release_inputs(args.config, args.data_dir, _download_options(args))
     report = prepare(inputs, args.out, args.config, options, progress=not args.quiet,
-                     workers=args.workers, processes=False if args.threads else None)
+                     workers=args.workers, processes=False if args.threads else None,
+                     overwrite=args.overwrite)
     print_report(report, f"{args.data_dir} (config {args.config!r})")
     print(f"\nwritten to {args.out}: README.md (dataset card), data/<sector>/<split>-*.parquet, "
           f"rejects/{args.config}.parquet, report.json\nload it with "
@@ -247,7 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_download_options(prep, default_source="local")
     prep.add_argument("--data-dir", type=Path, help="folder with the release files (local), or "
                       "where downloads go (default: ~/.cache/ultrachat/release)")
-    prep.add_argument("--out", type=Path, required=True, help="output folder")
+    prep.add_argument("--out", type=Path, required=True, help="output folder: built aside and "
+                      "swapped in when complete")
+    prep.add_argument("--overwrite", action="store_true", help="replace --out even if it is not a "
+                      "folder `prepare` wrote, or holds another config")
     prep.add_argument("--odd-turns", choices=ODD_TURN_POLICIES, default="trim",
                       help="a dangling last user turn: trim it (default) or reject the dialogue")
     prep.add_argument("--no-fix-text", action="store_true", help="do not repair text with ftfy")

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from .clean import CLEAN_REASONS, CLEAN_REPAIRS, CleanOptions, clean
 from .decontaminate import DECONTAMINATE_REASONS, BenchmarkFilter, load_prompts
 from .dedup import DEDUP_REASONS, Decision, DedupKeys, DedupOptions, KeyPart, compute_keys
+from .folder import building
 from .langid import filter_languages
 from .parallel import ProcessStages, ThreadStages
 from .read import READ_REASONS, READ_REPAIRS, read_file
@@ -106,9 +107,14 @@ def read_validated(inputs: list[InputFile], report: Report, *, odd_turns: str = 
 
 def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
             options: PrepareOptions | None = None, progress: bool = True,
-            workers: int | None = None, processes: bool | None = None) -> Report:
+            workers: int | None = None, processes: bool | None = None,
+            overwrite: bool = False) -> Report:
     """Run every stage over `inputs`; write `OUT/data/<config>/train-*.parquet`,
     `OUT/rejects/<config>.parquet` and `OUT/report.json`. Returns the report.
+
+    OUT is built aside and swapped in whole when complete (`folder.building`): an interrupted
+    run leaves the previous OUT untouched. A non-empty OUT that `prepare` did not write, or that
+    holds another config, is refused unless `overwrite`.
 
     Blocks go through the per-row stages on `workers` child processes (default: one a core),
     or threads in this process (`processes=False`; the default for inputs under
@@ -117,16 +123,20 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     """
     check_config(config)
     options = options or PrepareOptions()
+    marker = {"format": "ultrachat-dataset", "config": config,
+              "inputs": {item.source: item.path.stat().st_size for item in inputs}}
+    with building(out_dir, marker, overwrite) as out:
+        return _prepare_into(out, inputs, config, options, progress, workers, processes)
+
+
+def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: PrepareOptions,
+                  progress: bool, workers: int | None, processes: bool | None) -> Report:
     workers = workers or min(4, os.cpu_count() or 1)
     if processes is None:
         processes = workers > 1 and sum(item.path.stat().st_size for item in inputs) >= PROCESSES_FROM_BYTES
     stages = ProcessStages if processes else ThreadStages
-    out = Path(out_dir)
     spool = out / ".spool"
-    shutil.rmtree(spool, ignore_errors=True)
     folders = list(SECTORS) if config == "all" else [config]
-    for folder in [*folders, UNLABELLED]:
-        shutil.rmtree(out / "data" / folder, ignore_errors=True)
     benchmark = BenchmarkFilter(load_prompts(options.decontaminate)) if options.decontaminate else None
     report = Report(options={"config": config, **options.as_dict()})
     keys = DedupKeys(options.dedup)

@@ -1,0 +1,179 @@
+"""The output folder is swapped in whole or not at all, and never someone else's.
+
+Interrupts are real: `ultrachat prepare` runs as a subprocess and is killed (SIGKILL: no cleanup
+runs) while it is in pass 1 (the spool is being written) or pass 2 (the shards are), into a fresh
+folder and over an existing dataset.
+"""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import pytest
+
+from ultrachat_dataset.folder import MARKER, OutputFolderError
+from ultrachat_dataset.pipeline import local_inputs, prepare
+from ultrachat_dataset.synth import synthesize
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Large enough that each pass takes about a second on one thread."""
+    folder = tmp_path_factory.mktemp("corpus")
+    synthesize(folder, dialogues=4000, seed=2, length_scale=0.5)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small")
+    synthesize(folder, dialogues=200, seed=4, length_scale=0.2)
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under `folder` with the sha256 of its bytes."""
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def ultrachat(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "ultrachat_dataset.cli", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def in_pass(staging: Path, number: int) -> bool:
+    if number == 1:
+        return (staging / ".spool").exists() and not (staging / "data").exists()
+    return (staging / "data").exists() and not (staging / "README.md").exists()
+
+
+def kill_in_pass(corpus: Path, out: Path, number: int) -> None:
+    run = ultrachat("prepare", "all", "--data-dir", str(corpus), "--out", str(out), "--quiet",
+                    "--threads", "--workers", "1")
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and run.poll() is None:
+            if any(in_pass(staging, number) for staging in out.parent.glob(f".{out.name}.building-*")):
+                run.send_signal(signal.SIGKILL)
+                run.wait()
+                return
+            time.sleep(0.002)
+        pytest.fail(f"the run ended (exit {run.poll()}) before it was seen in pass {number}")
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+
+
+@pytest.mark.parametrize("number", [1, 2])
+def test_a_kill_into_a_fresh_folder_leaves_no_folder_anyone_can_load(corpus, tmp_path, number):
+    out = tmp_path / "ultrachat"
+    kill_in_pass(corpus, out, number)
+    assert not out.exists()
+    assert list(tmp_path.glob(".ultrachat.building-*"))  # SIGKILL: the build folder stays aside...
+    prepare(local_inputs("all", corpus), out, "all", progress=False, processes=False)
+    assert not list(tmp_path.glob(".ultrachat.*"))  # ...and the next run clears it
+    assert (out / MARKER).is_file()
+
+
+@pytest.mark.parametrize("number", [1, 2])
+def test_a_kill_over_an_existing_dataset_leaves_it_unchanged_and_loadable(corpus, small, tmp_path,
+                                                                         number):
+    out = tmp_path / "ultrachat"
+    prepare(local_inputs("all", small), out, "all", progress=False)
+    before = snapshot(out)
+    kill_in_pass(corpus, out, number)
+    assert snapshot(out) == before
+    assert_loads_whole(out)
+
+
+def assert_loads_whole(out: Path) -> None:
+    """`datasets` loads the folder, and it holds exactly the rows its report says were kept."""
+    loaded = datasets.load_dataset(str(out), "all")
+    kept = json.loads((out / "report.json").read_text())["kept"]
+    assert sum(split.num_rows for split in loaded.values()) == kept
+
+
+def test_ctrl_c_leaves_the_previous_dataset_and_nothing_aside(corpus, small, tmp_path):
+    out = tmp_path / "ultrachat"
+    prepare(local_inputs("all", small), out, "all", progress=False)
+    before = snapshot(out)
+    run = ultrachat("prepare", "all", "--data-dir", str(corpus), "--out", str(out), "--quiet",
+                    "--threads", "--workers", "1")
+    deadline = time.monotonic() + 120
+    while not any(in_pass(s, 1) for s in tmp_path.glob(".ultrachat.building-*")):
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.002)
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=60) == 130
+    assert "interrupted" in run.stderr.read()
+    assert snapshot(out) == before
+    assert not list(tmp_path.glob(".ultrachat.*"))
+
+
+def test_a_rerun_replaces_the_folder_whole(small, corpus, tmp_path):
+    out = tmp_path / "ultrachat"
+    prepare(local_inputs("all", corpus), out, "all", progress=False)
+    (out / "data" / "world" / "train-00007-of-00009.parquet").write_bytes(b"stale")
+    prepare(local_inputs("all", small), out, "all", progress=False)
+    assert not (out / "data" / "world" / "train-00007-of-00009.parquet").exists()
+    assert_loads_whole(out)  # the small corpus only, nothing mixed in
+
+
+def test_a_users_folder_is_never_overwritten_without_overwrite(small, tmp_path):
+    out = tmp_path / "project"
+    (out / "data" / "writing").mkdir(parents=True)
+    (out / "README.md").write_text("my notes")
+    (out / "data" / "writing" / "mine.parquet").write_bytes(b"mine")
+    before = snapshot(out)
+    with pytest.raises(OutputFolderError, match=f"{out} is not empty and was not written by.*--overwrite"):
+        prepare(local_inputs("writing", small), out, "writing", progress=False)
+    assert snapshot(out) == before
+    prepare(local_inputs("writing", small), out, "writing", progress=False, overwrite=True)
+    assert not (out / "data" / "writing" / "mine.parquet").exists()
+    assert (out / MARKER).is_file()
+
+
+def test_another_config_into_a_prepared_folder_is_refused_never_mixed(small, tmp_path):
+    out = tmp_path / "ultrachat"
+    prepare(local_inputs("all", small), out, "all", progress=False)
+    before = snapshot(out)
+    result = subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", "prepare", "writing",
+                             "--data-dir", str(small), "--out", str(out), "--quiet"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "holds config 'all'" in result.stderr and "--overwrite" in result.stderr
+    assert snapshot(out) == before
+    prepare(local_inputs("writing", small), out, "writing", progress=False, overwrite=True)
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["writing"]  # replaced whole
+
+
+def test_out_naming_a_file_is_one_line_and_exit_2(small, tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    result = subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", "prepare", "all",
+                             "--data-dir", str(small), "--out", str(target), "--quiet"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "is a file, not a folder" in result.stderr
+    assert target.read_text() == "keep me"
+
+
+def test_a_swap_cut_between_its_renames_is_mended_by_the_next_run(small, tmp_path):
+    out = tmp_path / "ultrachat"
+    prepare(local_inputs("all", small), out, "all", progress=False)
+    before = snapshot(out)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    aside = tmp_path / f".ultrachat.old-{dead}-0000"
+    os.rename(out, aside)  # as a run killed after moving the old folder aside leaves it
+    from ultrachat_dataset.folder import _mend
+    _mend(out.absolute())
+    assert snapshot(out) == before and not aside.exists()
