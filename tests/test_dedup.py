@@ -127,3 +127,16 @@ def test_opening_text_equals_joining_everything_then_cutting(dialogues, chars):
     data = pa.array(dialogues, pa.list_(pa.string()))
     expected = pc.utf8_slice_codeunits(pc.binary_join(data, "\n"), 0, chars)
     assert opening_text(data, chars).to_pylist() == expected.to_pylist()
+
+
+def test_a_duplicate_in_full_width_letters_is_an_exact_duplicate():
+    plain = ["What is the capital of France?", "Paris is the capital of France."]
+    wide = ["Ｗｈａｔ ｉｓ ｔｈｅ ｃａｐｉｔａｌ ｏｆ Ｆｒａｎｃｅ？", "Paris is the capital of France."]
+    decision = decide([plain, wide, ["Another question", "Another answer"]])
+    assert decision.reasons == [None, "exact_duplicate", None]
+
+
+def test_full_width_openers_are_duplicate_openers():
+    decision = decide([["Ｔｅｌｌ ｍｅ ａ ｓｔｏｒｙ", "Once upon a time."], ["Tell me a story", "A tale."]],
+                      modes=("exact", "opener"))
+    assert decision.reasons == [None, "duplicate_opener"]

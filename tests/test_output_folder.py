@@ -177,3 +177,20 @@ def test_a_swap_cut_between_its_renames_is_mended_by_the_next_run(small, tmp_pat
     from ultrachat_dataset.folder import _mend
     _mend(out.absolute())
     assert snapshot(out) == before and not aside.exists()
+
+
+def test_a_folder_it_cannot_write_is_one_clear_error(small, tmp_path):
+    (tmp_path / "notes.txt").write_text("a file where a folder would have to be")
+    with pytest.raises(OutputFolderError, match="prepare stopped.*notes.txt"):
+        prepare(local_inputs("all", small), tmp_path / "notes.txt" / "out", "all", progress=False)
+
+
+def test_a_link_to_a_folder_is_followed_and_stays_a_link(small, tmp_path):
+    real = tmp_path / "disk" / "ultrachat"
+    real.parent.mkdir()
+    link = tmp_path / "ultrachat"
+    link.symlink_to(real, target_is_directory=True)
+    prepare(local_inputs("all", small), link, "all", progress=False)
+    prepare(local_inputs("all", small), link, "all", progress=False)  # over an existing dataset
+    assert link.is_symlink() and (real / MARKER).is_file()
+    assert not list((tmp_path / "disk").glob(".ultrachat.*")) and not list(tmp_path.glob(".ultrachat.*"))

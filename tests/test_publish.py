@@ -228,3 +228,48 @@ def test_a_release_where_nothing_survives_still_publishes_an_empty_dataset(tmp_p
     card = DatasetCard.load(tmp_path / "out" / "README.md").data.to_dict()
     assert [c["config_name"] for c in card["configs"]] == ["all"]
     assert {s["num_examples"] for s in card["dataset_info"]["splits"]} == {0}
+
+
+# ---- the builder's cache never serves rows of other files ------------------------------------
+
+def _small_release(folder: Path, seed: int, dialogues: int = 60) -> Path:
+    synthesize(folder, dialogues=dialogues, seed=seed, length_scale=0.2)
+    return folder
+
+
+def _ids(dataset_dict) -> set[tuple]:
+    return {(row["source"], row["line"], row["messages"][0]["content"])
+            for split in dataset_dict.values() for row in split}
+
+
+def test_the_builder_prepares_again_when_the_files_changed(tmp_path):
+    release = _small_release(tmp_path / "release", seed=1)
+    first = ultrachat_dataset.load_dataset("writing", source="local", data_dir=str(release),
+                                           cache_dir=str(tmp_path / "cache"))
+    _small_release(tmp_path / "other", seed=2)
+    for name in ("ultrachat_material_release_230412.json", "ultrachat_material_release_230417.json"):
+        shutil.copyfile(tmp_path / "other" / name, release / name)  # the user replaced the files
+    second = ultrachat_dataset.load_dataset("writing", source="local", data_dir=str(release),
+                                            cache_dir=str(tmp_path / "cache"))
+    fresh = ultrachat_dataset.load_dataset("writing", source="local", data_dir=str(tmp_path / "other"),
+                                           cache_dir=str(tmp_path / "fresh-cache"))
+    assert _ids(second) == _ids(fresh) != _ids(first)
+
+
+def test_two_projects_with_their_own_release_folder_get_their_own_rows(tmp_path, monkeypatch):
+    for project, seed in (("a", 1), ("b", 2)):
+        _small_release(tmp_path / project / "release", seed=seed)
+    loaded = {}
+    for project in ("a", "b"):
+        monkeypatch.chdir(tmp_path / project)
+        loaded[project] = ultrachat_dataset.load_dataset("world", source="local", data_dir="release/",
+                                                         cache_dir=str(tmp_path / "shared-cache"))
+    assert _ids(loaded["a"]) and _ids(loaded["b"]) and _ids(loaded["a"]).isdisjoint(_ids(loaded["b"]))
+
+
+def test_a_small_corpus_with_an_empty_test_split_loads(tmp_path):
+    release = _small_release(tmp_path / "release", seed=1, dialogues=8)
+    ds = ultrachat_dataset.load_dataset("writing", source="local", data_dir=str(release),
+                                        cache_dir=str(tmp_path / "cache"))
+    assert ds["test"].num_rows == 0 and ds["train"].num_rows > 0
+    assert ds["test"].features == ds["train"].features

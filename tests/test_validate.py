@@ -24,6 +24,8 @@ def rows(*items):
     ("1", ["q", "  \n"], "empty_turn"),
     ("1", ["", "a"], "empty_turn"),
     ("1", ["q", "a", "\t", "b"], "empty_turn"),
+    ("1", ["q", "\u200b\u200d\u2060"], "empty_turn"),  # zero-width space, joiner, word joiner
+    ("1", ["\ufeff \u00ad\u3164", "a"], "empty_turn"),  # BOM, soft hyphen, Hangul filler
 ])
 def test_each_rule_rejects_with_its_reason(row_id, data, reason):
     result = validate(rows(("ok", ["q", "a"]), (row_id, data)))
@@ -69,3 +71,14 @@ def test_unknown_policy_is_a_clear_error():
 def test_empty_input():
     result = validate(ROW_SCHEMA.empty_table())
     assert result.rows.num_rows == 0 and result.rejects.num_rows == 0
+
+
+def test_a_turn_with_visible_text_among_invisible_characters_is_kept():
+    result = validate(rows(("1", ["q\u200b", "\u200ba\u200d"]), ("2", ["日本\u200b", "はい"])))
+    assert result.rows.num_rows == 2 and result.rejects.num_rows == 0
+
+
+def test_every_reject_says_what_exactly_failed():
+    result = validate(rows((None, ["q", "a"]), ("1", ["q", None]), ("2", ["q"]), ("3", ["q", "a", "x", " "])))
+    assert result.rejects.column("detail").to_pylist() == [
+        "id is absent or null", "turn 1 is null", "1 turn", "turn 3 is empty or invisible"]

@@ -6,10 +6,17 @@
 The builder stays thin, like `datasets`' packaged parquet builder: `_split_generators` runs the
 pipeline (`pipeline.prepare`) into a folder of the builder's cache, and `_generate_tables` yields
 that folder's parquet row groups as Arrow tables. Every option of the pipeline is a config field.
+
+The cache is keyed on the options and on a fingerprint of the input files (`input_fingerprint`:
+their absolute paths, sizes, modification times and the sha256 the lock file recorded), so
+changed files, or another project's `release/`, are prepared anew, never served from the cache.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +25,11 @@ import pyarrow.parquet as pq
 
 from .clean import DEFAULT_FILTERS, CleanOptions
 from .dedup import DEFAULT_DEDUP, DedupOptions
-from .download import SOURCES, DownloadOptions, release_inputs
-from .errors import ConfigError
+from .download import LOCK_NAME, SOURCES, DownloadOptions, LockFile, release_inputs
+from .errors import ConfigError, SourceError
 from .pipeline import PrepareOptions, prepare
 from .publish import CONFIG_DESCRIPTIONS, dataset_features
-from .sources import CONFIGS
+from .sources import CONFIGS, find_local
 from .streaming import split_files
 from .write import SPLITS, TEST_FRACTION
 
@@ -72,6 +79,15 @@ class UltraChat(datasets.ArrowBasedBuilder):
                        for name in CONFIGS]
     DEFAULT_CONFIG_NAME = "all"
 
+    def __init__(self, *args, hash: str | None = None, **kwargs):
+        # `datasets` keys the cache on the option values alone; the input files join the key here.
+        # (`datasets` 3.x passes the loading script's hash: the inputs' are added to it.)
+        config = kwargs.get("config_name") or self.DEFAULT_CONFIG_NAME
+        cache_root = Path(kwargs.get("cache_dir") or datasets.config.HF_DATASETS_CACHE).expanduser()
+        inputs = input_fingerprint(config, kwargs.get("data_dir") or cache_root / "ultrachat_release",
+                                   kwargs.get("decontaminate"))
+        super().__init__(*args, hash=f"{hash}-{inputs}" if hash else inputs, **kwargs)
+
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
             description="UltraChat: multi-turn instructional dialogues, cleaned and deduplicated.",
@@ -82,10 +98,20 @@ class UltraChat(datasets.ArrowBasedBuilder):
         options = self.config.prepare_options()
         data_dir = self.config.data_dir or Path(self._cache_dir_root) / "ultrachat_release"
         inputs = release_inputs(self.config.name, data_dir, DownloadOptions(source=self.config.source))
-        out = Path(self._cache_dir_root) / "ultrachat_prepared" / self.config_id
+        out = Path(self._cache_dir_root) / "ultrachat_prepared" / f"{self.config_id}-{self.hash}"
         prepare(inputs, out, self.config.name, options, progress=True)
         return [datasets.SplitGenerator(name=split, gen_kwargs={
             "files": [str(p) for p in split_files(out, self.config.name, split)]}) for split in SPLITS]
+
+    def _as_dataset(self, split=datasets.Split.TRAIN, in_memory=False):
+        # `datasets` writes no file for a split with no example, then cannot read it back: a
+        # small corpus can have an empty `test`. It is an empty Dataset with the features.
+        recorded = (self.info.splits or {}).get(str(split))
+        if recorded is not None and recorded.num_examples == 0:
+            features = self.info.features
+            return datasets.Dataset.from_dict({name: [] for name in features}, features=features,
+                                              info=self.info.copy(), split=str(split))
+        return super()._as_dataset(split, in_memory)
 
     def _generate_tables(self, files):
         schema = self.info.features.arrow_schema
@@ -95,6 +121,25 @@ class UltraChat(datasets.ArrowBasedBuilder):
                 table = parquet.read_row_group(group).cast(schema)
                 key = _Key(file_index, group) if _Key else f"{file_index}_{group}"
                 yield key, table
+
+
+def input_fingerprint(config: str, data_dir: str | Path, decontaminate: str | None = None) -> str:
+    """A short hash of what the builder would read: the release files of `config` in `data_dir`
+    (absolute path, size, mtime, locked sha256) and the decontamination file. With no file there
+    yet (to be downloaded), the folder and what its lock file says."""
+    data_dir = Path(data_dir).expanduser().absolute()
+    lock = LockFile(data_dir / LOCK_NAME) if (data_dir / LOCK_NAME).is_file() else None
+    try:
+        paths = [found.path for found in find_local(data_dir, config)]
+    except SourceError:
+        paths = []
+    if decontaminate:
+        paths.append(Path(decontaminate).expanduser().absolute())
+    described = [[str(data_dir), config, lock.entries if lock else None]]
+    for path in paths:
+        stat = path.stat() if path.exists() else None
+        described.append([str(path.absolute()), stat and stat.st_size, stat and stat.st_mtime_ns])
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
 
 CITATION = """@article{ding2023enhancing,
@@ -120,6 +165,8 @@ def load_dataset(config: str = "all", split: str | None = None, streaming: bool 
     if unknown:
         raise ConfigError(f"unknown option {', '.join(unknown)}: choose from " + ", ".join(
             UltraChatConfig.__dataclass_fields__))
+    if options.get("data_dir") is not None:
+        options["data_dir"] = os.fspath(Path(options["data_dir"]).expanduser().absolute())
     builder = UltraChat(config_name=config, cache_dir=cache_dir, **options)
     builder.config.prepare_options()  # bad option values fail here, before any work
     if streaming:

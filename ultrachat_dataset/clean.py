@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from .errors import ConfigError
 from .rejects import rejects_from_rows
-from .turns import TurnLayout, flags, set_data, string_buffers, trim_turns
+from .turns import TurnLayout, flags, is_blank, set_data, string_buffers, trim_turns
 
 # HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
 # legitimate text (and CJK punctuation), so they stay too. The rest is ftfy's default.
@@ -163,7 +163,7 @@ def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
     rows = set_data(rows, layout.rebuild(turns))
     reasons = np.full(rows.num_rows, "", dtype=object)
     details = np.full(rows.num_rows, None, dtype=object)
-    empty = flags(pc.equal(pc.binary_length(turns), 0))
+    empty = is_blank(turns)
     _mark(reasons, layout.any_per_row(empty), "empty_after_cleaning", details,
           _turn_details(layout, empty, "is empty once repaired and trimmed"))
     if "self_disclaimer" in options.filters:

@@ -63,16 +63,19 @@ def check_replaceable(out: Path, config: str, overwrite: bool = False) -> None:
 def building(out: str | Path, marker: dict, overwrite: bool = False) -> Iterator[Path]:
     """A fresh folder to build into; swapped in for `out` when the block ends without error,
     removed when it does not. `marker` (with a `config`) is written into it last."""
-    out = Path(out).absolute()
+    out = Path(out).resolve()  # a link to a folder: build beside the folder it points to
     check_replaceable(out, marker["config"], overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _mend(out)
     staging = _sibling(out, _BUILDING)
-    staging.mkdir()
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _mend(out)
+        staging.mkdir()
         yield staging
         (staging / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
         _swap_in(staging, out)
+    except OSError as error:  # a full disk, a folder we may not write: the old one is untouched
+        raise OutputFolderError(f"prepare stopped ({error.filename or out}: {error.strerror or error}); "
+                                f"{out} is as it was before this run") from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -1,4 +1,4 @@
-"""Text normalised for comparison (dedup, decontamination): lower case, punctuation removed, and
+"""Text normalised for comparison (dedup, decontamination): NFKC, lower case, punctuation removed, and
 white space either removed or kept as word separators. Also the words of normalised text, hashed.
 
 The rule is defined by the Unicode regexes of `normalize_expr` (polars). Almost every turn is
@@ -27,9 +27,10 @@ _SPACE = 32
 
 
 def normalize_expr(text: pl.Expr, keep_spaces: bool) -> pl.Expr:
-    """The rule, for any text: lower case, punctuation removed; white space removed too, or
-    collapsed to one space."""
-    lowered = text.str.to_lowercase()
+    """The rule, for any text: NFKC (full-width and other compatibility look-alikes become the
+    plain letters; ASCII is unchanged by it), lower case, punctuation removed; white space
+    removed too, or collapsed to one space."""
+    lowered = text.str.normalize("NFKC").str.to_lowercase()
     if keep_spaces:
         return lowered.str.replace_all(r"[^\p{L}\p{N}\s]+", "").str.replace_all(r"\s+", " ")
     return lowered.str.replace_all(r"[^\p{L}\p{N}]+", "")

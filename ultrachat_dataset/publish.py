@@ -21,6 +21,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData, HfApi
 
 from .errors import ConfigError
+from .folder import MARKER, read_marker
 from .pipeline import REPAIR_KINDS, describe_reason
 from .rejects import Report, by_count
 from .sources import ALL_FILES, SECTORS
@@ -163,8 +164,8 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revi
     """Upload a prepared folder as a dataset repo with `huggingface_hub` (endpoint, token and
     offline mode from the usual HF_* variables). Returns the files uploaded (or that would be)."""
     folder = Path(folder)
-    if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
-        raise ConfigError(f"{folder} is not a prepared dataset folder (no README.md and data/): "
+    if read_marker(folder) is None or not (folder / "README.md").is_file():
+        raise ConfigError(f"{folder} is not a prepared dataset folder (no {MARKER} and README.md): "
                           "run `ultrachat prepare ... --out FOLDER` first")
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
                    if p.is_file() and not any(p.match(pattern) for pattern in PUSH_IGNORE)

@@ -101,7 +101,7 @@ def describe_head(head: bytes) -> tuple[str, str] | None:
                              or b"\n" not in text.rstrip(b"\r\n")):
         return ("one JSON array, not JSON Lines (one object a line)",
                 "write one object a line, e.g. jq -c '.[]' FILE > FILE.jsonl")
-    if b"\n" not in head and b"\r" in head:
+    if b"\n" not in head and b"\r" in head[:-1]:  # (a last \r may be a CRLF cut at the edge)
         return ("a file with CR-only line ends (classic Mac)",
                 "convert the line ends, e.g. tr '\\r' '\\n' < FILE > FILE.jsonl")
     return None

@@ -64,9 +64,19 @@ def set_data(rows: pa.Table, data: pa.Array) -> pa.Table:
     return rows.set_column(rows.schema.get_field_index("data"), "data", data)
 
 
+# White space and the characters that show nothing: format characters (zero-width space and
+# joiners, word joiner, BOM, soft hyphen, bidi marks, ...) and the Hangul fillers.
+_INVISIBLE_ONLY = r"^[\s\p{Cf}\x{115F}\x{1160}\x{3164}\x{FFA0}]*$"
+
+
 def is_blank(turns: pa.Array) -> np.ndarray:
-    """Turns that are empty or white space only (no copy of the text, unlike trimming)."""
-    return flags(pc.or_(pc.equal(pc.binary_length(turns), 0), pc.utf8_is_space(turns)))
+    """Turns that show nothing: empty, white space, or invisible characters only (no copy of
+    the text, unlike trimming). Only non-ASCII turns can hold invisible characters."""
+    blank = flags(pc.or_(pc.equal(pc.binary_length(turns), 0), pc.utf8_is_space(turns)))
+    unicode = ~blank & ~flags(pc.string_is_ascii(turns))
+    if unicode.any():
+        blank[unicode] = flags(pc.match_substring_regex(turns.filter(pa.array(unicode)), _INVISIBLE_ONLY))
+    return blank
 
 
 def string_buffers(texts: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
