@@ -166,3 +166,23 @@ def test_unknown_filter_and_dedup_mode_are_clear_errors():
         CleanOptions(filters=("typo",))
     with pytest.raises(ConfigError, match="unknown dedup mode fuzzy"):
         DedupOptions(modes=("fuzzy",))
+
+
+def test_every_reject_is_whole_names_its_id_and_says_what_failed(corpus, prepared):
+    data, _ = corpus
+    out, _ = prepared
+    rejects = pq.read_table(out / "rejects" / "all.parquet").to_pylist()
+    lines = {name: (data / name).read_bytes().split(b"\n") for name in {r["source"] for r in rejects}}
+    assert {r["stage"] for r in rejects} >= {"read", "validate", "clean", "langid", "decontaminate",
+                                             "dedup"}
+    for reject in rejects:
+        assert reject["detail"], reject["reason"]
+        if reject["stage"] == "read":  # the line exactly as it is in the file, however long
+            raw_line = lines[reject["source"]][reject["line"] - 1]
+            assert reject["raw"] == raw_line.decode("utf-8", "replace").removesuffix("\r")
+            named = re.match(r'\{"id": "([^"\\]*)"', reject["raw"])
+            assert reject["id"] == (named.group(1) if named else reject["id"])
+        else:  # a parsed row: its raw is the row, and its id is the row's
+            assert json.loads(reject["raw"])["id"] == reject["id"]
+    ids_of_bad_json = [r["id"] for r in rejects if r["reason"] == "invalid_json"]
+    assert ids_of_bad_json and all(ids_of_bad_json)  # cut lines still name their dialogue

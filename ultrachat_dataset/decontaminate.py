@@ -81,6 +81,10 @@ class BenchmarkFilter:
             matched = shingles["doc"].to_numpy()[np.isin(shingles["shingle"].to_numpy(), known)]
             hit_turns[matched] = True
         contaminated = np.bincount(owners[hit_turns], minlength=rows.num_rows) > 0
+        hit = np.zeros(len(layout.turns), bool)
+        hit[np.flatnonzero(layout.is_user)[hit_turns]] = True
+        details = [f"turn {position} holds a benchmark prompt's words in a row"
+                   for position in layout.first_flagged(hit)[contaminated]]
         rejects = rejects_from_rows(rows.filter(pa.array(contaminated)), "decontaminate",
-                                    "benchmark_overlap")
+                                    "benchmark_overlap", details)
         return rows.filter(pc.invert(pa.array(contaminated))), rejects

@@ -96,4 +96,6 @@ def filter_languages(rows: pa.Table, keep: tuple[str, ...]) -> tuple[pa.Table, p
     kept = pc.is_in(result.languages, pa.array(list(keep), pa.string()))
     rejected = rows.filter(pc.invert(kept))
     reasons = pc.binary_join_element_wise("lang_", rejected.column("language"), "")
-    return rows.filter(kept), rejects_from_rows(rejected, "langid", reasons), result
+    details = pc.binary_join_element_wise(
+        "detected ", rejected.column("language"), f" in the opening; kept: {', '.join(keep)}", "")
+    return rows.filter(kept), rejects_from_rows(rejected, "langid", reasons, details), result
