@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from conftest import REJECTED_AS
 from ultrachat_dataset.errors import DataFileError
+from ultrachat_dataset.file_shape import HEAD_BYTES, describe_head
 from ultrachat_dataset.pipeline import local_inputs, read_validated
-from ultrachat_dataset.read import HEAD_BYTES, READ_REASONS, describe_head, read_file
+from ultrachat_dataset.read import READ_REASONS, read_file
 from ultrachat_dataset.rejects import Report
 from ultrachat_dataset.validate import VALIDATE_REASONS, validate
 

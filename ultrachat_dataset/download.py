@@ -12,13 +12,9 @@ enforced afterwards, like a package lock (trust on first use); known hashes can 
 mismatch deletes the file and downloads it once more, then fails naming the file and both hashes.
 
 Nothing wrong is locked or renamed into place: a first download must look like the release
-(JSON Lines or gzip: not an HTML page, not empty) before its hash is recorded; a `206` must start
-at the byte asked for (`Content-Range`), else the transfer starts over; a `.part` left by an earlier
-run is resumed only with `If-Range` and the validator (ETag or Last-Modified) of the response that
-began it, kept in `.<name>.part.json`, so a changed file is sent whole. Transfers resume with HTTP
-Range after a dropped connection, retry with exponential backoff, give up on silence (`timeout`),
-on a trickle (`min_speed` over `speed_window`) and after `total_timeout`, and land in
-`.<name>.part` until verified. A DNS failure is not retried: it means no network.
+(JSON Lines or gzip with a dialogue: not an HTML page, not empty, not a JSON error) before its hash
+is recorded. Transfers (`transfer.py`) resume, retry, time out and land in `.<name>.part` until
+verified. A DNS failure is not retried, nor another origin tried: it means no network.
 """
 
 from __future__ import annotations
@@ -27,47 +23,22 @@ import datetime
 import hashlib
 import json
 import os
-import re
 import shutil
-import socket
 import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.client import HTTPException
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from .errors import SourceError, UltraChatError
+from .errors import DownloadError, NoNetworkError, SourceError
+from .file_shape import HEAD_BYTES, holds_a_dialogue, read_head, shape_problem
 from .pipeline import InputFile, local_inputs
-from .read import HEAD_BYTES, holds_a_dialogue, read_head, shape_problem
 from .sources import HUB_REPO, ReleaseFile, check_config, release_files
+from .transfer import discard_part, http_fetch
 
 LOCK_NAME = "ultrachat.lock.json"
 SOURCES = ("auto", "tsinghua", "hub", "local")
 TSINGHUA_ENDPOINT = "https://cloud.tsinghua.edu.cn"
 _CHUNK = 1 << 20
-_PERMANENT_HTTP = {400, 401, 403, 404, 410}  # retrying cannot help
-
-
-class DownloadError(UltraChatError):
-    """A file could not be fetched or verified; the message names the file or URL and why."""
-
-
-class NoNetworkError(DownloadError):
-    """A host name did not resolve: no network (or no DNS). Not retried, no other origin tried."""
-
-
-class _Refused(Exception):
-    """The host answered with something that is not the file (retrying the same URL cannot help)."""
-
-
-class _Restart(Exception):
-    """The bytes sent do not continue the `.part`: start the transfer over from byte 0."""
 
 
 @dataclass
@@ -194,17 +165,17 @@ def _fetch_verified(release: ReleaseFile, dest: Path, lock: LockFile, options: D
         if release.origin == "hub" and not options.mirror:
             _hub_fetch(release, part, options)
         else:
-            _http_fetch(url, part, options, release.name, position)
+            http_fetch(url, part, options, release.name, position)
         if expected is None:  # nothing to compare with: at least it must look like the release
             _check_shape(part, release.name, url or f"{HUB_REPO}/{release.name}")
         actual_size, actual = part.stat().st_size, _sha256(part)
         if (expected is None or actual == expected) and (size is None or actual_size == size):
             part.replace(final)
-            _discard(part)
+            discard_part(part)
             if not lock.sha256(release.name):
                 lock.record(release.name, actual_size, actual, url or f"hub:{HUB_REPO}")
             return final, checked
-        _discard(part)
+        discard_part(part)
     raise DownloadError(
         f"{release.name}: downloaded twice from {url or HUB_REPO} and both differ from the "
         f"expected {trusted}: sha256 {expected}, size {size}; got sha256 {actual}, size "
@@ -231,109 +202,6 @@ def _plan(release: ReleaseFile, options: DownloadOptions, lock: LockFile):
     return url, None, None, "first download (recorded now)"
 
 
-def _http_fetch(url: str, part: Path, options: DownloadOptions, name: str, position: int) -> None:
-    """GET `url` into `part`, resuming with Range (and If-Range) after a drop; retries with backoff.
-
-    Raises `DownloadError` naming the release file and URL, `NoNetworkError` on a DNS failure.
-    """
-    deadline = time.monotonic() + options.total_timeout
-    validator = _resumable(part, url)
-    last_error = None
-    with tqdm(desc=name, unit="B", unit_scale=True, position=position, leave=False,
-              disable=not options.progress) as bar:
-        for attempt in range(options.retries + 1):
-            if attempt:
-                time.sleep(options.backoff * 2 ** (attempt - 1))
-            if time.monotonic() > deadline:
-                break
-            have = part.stat().st_size if part.exists() else 0
-            headers = {"User-Agent": "ultrachat-dataset"}
-            if have:
-                headers["Range"] = f"bytes={have}-"
-                if validator:  # the host sends the whole file instead if it changed since
-                    headers["If-Range"] = validator
-            try:
-                with _OPENER.open(urllib.request.Request(url, headers=headers),
-                                  timeout=options.timeout) as response:
-                    start = _body_start(response, have)
-                    validator = _validator(response.headers)
-                    _remember(part, url, validator)
-                    length = response.headers.get("Content-Length")
-                    bar.reset(total=start + int(length) if length else None)
-                    bar.update(start)
-                    with open(part, "ab" if start else "wb") as out:
-                        _copy(response, out, bar, options, deadline, check_head=not start)
-                    if length is None or part.stat().st_size == start + int(length):
-                        return
-                    last_error = f"connection closed after {part.stat().st_size} bytes"
-            except _Restart as error:
-                part.unlink(missing_ok=True)
-                last_error = str(error)
-            except _Refused as error:
-                _discard(part)
-                raise DownloadError(f"{name}: {url}: {error}") from None
-            except urllib.error.HTTPError as error:
-                if error.code == 416 and have:  # asked for bytes past the end: it is complete
-                    return
-                if 300 <= error.code < 400:  # a redirect urllib would not follow (not http(s))
-                    raise DownloadError(f"{name}: {url}: redirected to {error.headers.get('Location')}, "
-                                        "which is not http(s): refused") from None
-                where = f" at {error.url}" if error.url and error.url != url else ""
-                if error.code in _PERMANENT_HTTP:
-                    raise DownloadError(f"{name}: {url}: HTTP {error.code} {error.reason}{where}") from None
-                last_error = f"HTTP {error.code} {error.reason}{where}"
-            except urllib.error.URLError as error:
-                if isinstance(error.reason, socket.gaierror):
-                    host = urllib.parse.urlsplit(url).hostname
-                    raise NoNetworkError(
-                        f"{name}: {url}: cannot resolve {host} ({error.reason.strerror}): no network? "
-                        "With the files already downloaded use --offline (or HF_HUB_OFFLINE=1), or "
-                        "--source local --data-dir DIR") from None
-                last_error = error.reason or type(error).__name__
-            except (TimeoutError, ConnectionError, HTTPException) as error:
-                last_error = error or type(error).__name__
-    if time.monotonic() > deadline:
-        raise DownloadError(f"{name}: {url}: not complete after {options.total_timeout:.0f} s "
-                            f"(total_timeout); last: {last_error}")
-    raise DownloadError(f"{name}: {url}: gave up after {options.retries + 1} attempts ({last_error})")
-
-
-def _body_start(response, have: int) -> int:
-    """Where the body starts in the file: `have` for a 206 that continues the part, 0 for a whole
-    file. A 206 that starts elsewhere is not appended (`_Restart`)."""
-    if response.status != 206:
-        return 0  # the whole file: a host that ignores Range, or If-Range saw a changed file
-    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range") or "")
-    first = int(match.group(1)) if match else None
-    if first == have or first == 0:
-        return first
-    raise _Restart(f"the host answered a Range request for byte {have} with 206 starting at "
-                   f"{'an unstated byte' if first is None else f'byte {first}'}")
-
-
-def _copy(response, out, bar, options: DownloadOptions, deadline: float, check_head: bool) -> None:
-    """The body into `out`; a trickle or the deadline raise `TimeoutError` (retried while time is
-    left). An HTML page is refused at its first bytes."""
-    window_start, window_bytes = time.monotonic(), 0
-    while chunk := response.read1(_CHUNK):  # read1: what has come, so a trickle is seen
-        if check_head and chunk.lstrip()[:1] == b"<":
-            content_type = response.headers.get("Content-Type", "no Content-Type")
-            raise _Refused(f"the host sent an HTML or XML page ({content_type}), not the file: an "
-                           "expired or wrong link?")
-        check_head = False
-        out.write(chunk)
-        bar.update(len(chunk))
-        window_bytes += len(chunk)
-        now = time.monotonic()
-        if now > deadline:
-            raise TimeoutError("total_timeout reached")
-        if now - window_start >= options.speed_window:
-            if window_bytes < options.min_speed * (now - window_start):
-                raise TimeoutError(f"{window_bytes / (now - window_start):.0f} bytes/s over "
-                                   f"{now - window_start:.0f} s, under min_speed {options.min_speed:.0f}")
-            window_start, window_bytes = now, 0
-
-
 def _check_shape(part: Path, name: str, url: str) -> None:
     """Before a file is hashed, locked or named: it must look like a release file."""
     problem = shape_problem(part)
@@ -342,53 +210,9 @@ def _check_shape(part: Path, name: str, url: str) -> None:
                    f"{HEAD_BYTES // 1024} KB", "")
     if problem is not None:
         size = part.stat().st_size
-        _discard(part)
+        discard_part(part)
         raise DownloadError(f"{name}: {url}: what came ({size} bytes) is not the release file but "
                             f"{problem[0]}; nothing was saved or locked")
-
-
-# A `.part` is resumed only with the validator of the response that began it (`If-Range`).
-def _state_path(part: Path) -> Path:
-    return part.with_name(part.name + ".json")
-
-
-def _validator(headers) -> str | None:
-    etag = headers.get("ETag")
-    if etag and not etag.startswith("W/"):  # If-Range takes strong validators only
-        return etag
-    return headers.get("Last-Modified")
-
-
-def _remember(part: Path, url: str, validator: str | None) -> None:
-    _state_path(part).write_text(json.dumps({"url": url, "validator": validator}))
-
-
-def _discard(part: Path) -> None:
-    part.unlink(missing_ok=True)
-    _state_path(part).unlink(missing_ok=True)
-
-
-def _resumable(part: Path, url: str) -> str | None:
-    """The validator to resume `part` with; a part of unknown origin is thrown away."""
-    try:
-        state = json.loads(_state_path(part).read_text())
-    except (OSError, ValueError):
-        state = {}
-    if part.exists() and (state.get("url") != url or not state.get("validator")):
-        part.unlink()
-    return state.get("validator") if part.exists() else None
-
-
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows http(s) redirects only (Python < 3.12 would follow ftp:// too)."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if not newurl.lower().startswith(("https://", "http://")):
-            raise urllib.error.HTTPError(newurl, code, f"redirect to {newurl}", headers, fp)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
 
 
 def _hub_reported(release: ReleaseFile) -> tuple[str | None, int | None]:

@@ -15,3 +15,11 @@ class SourceError(UltraChatError):
 
 class DataFileError(UltraChatError):
     """A data file cannot be opened or read at all (a bad line is a reject, not an error)."""
+
+
+class DownloadError(UltraChatError):
+    """A file could not be fetched or verified; the message names the file or URL and why."""
+
+
+class NoNetworkError(DownloadError):
+    """A host name did not resolve: no network (or no DNS). Not retried, no other origin tried."""
