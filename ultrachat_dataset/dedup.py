@@ -35,7 +35,7 @@ DEDUP_MODES = {
 }
 DEFAULT_DEDUP = ("exact", "near")
 DEDUP_REASONS = {
-    "exact_duplicate": "equal to an earlier dialogue after normalisation",
+    "exact_duplicate": "equal to an earlier dialogue after normalisation (NFKC, case, punctuation)",
     "near_duplicate": "nearly equal to an earlier dialogue (MinHash LSH)",
     "duplicate_opener": "its first user turn equals an earlier dialogue's",
 }

@@ -27,7 +27,7 @@ VALIDATE_REASONS = {
     "turn_not_string": READ_REASONS["turn_not_string"],
     "odd_turns": "`data` ends with a user turn that has no answer (odd_turns='reject')",
     "no_exchange": "fewer than one user + assistant exchange",
-    "empty_turn": "a turn is empty or only white space",
+    "empty_turn": "a turn shows nothing: empty, white space or invisible characters only",
 }
 VALIDATE_REPAIRS = {
     "trimmed_dangling_turn": "a dangling last user turn was dropped (odd_turns='trim')",
