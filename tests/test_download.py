@@ -311,3 +311,15 @@ def test_offline_says_what_was_checked_and_what_was_not(server, tmp_path, releas
     assert checks[copied] == "not checked (no hash or size known for it)"
     result = run_cli("download", "writing", "--dest", str(tmp_path), "--offline", "--quiet")
     assert result.returncode == 0 and "not checked" in result.stdout and "verified" not in result.stdout
+
+
+def test_the_builder_downloads_then_serves_its_cache_without_preparing_again(server, tmp_path,
+                                                                             monkeypatch):
+    import ultrachat_dataset
+    monkeypatch.setenv("ULTRACHAT_TSINGHUA_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    loads = [ultrachat_dataset.load_dataset("world", source="tsinghua", cache_dir=str(tmp_path))
+             for _ in range(2)]
+    assert loads[0]["train"].num_rows == loads[1]["train"].num_rows > 0
+    assert len(list((tmp_path / "ultrachat_prepared").iterdir())) == 1  # prepared once
+    assert (tmp_path / "ultrachat_release" / LOCK_NAME).is_file()

@@ -83,8 +83,7 @@ class UltraChat(datasets.ArrowBasedBuilder):
         # `datasets` keys the cache on the option values alone; the input files join the key here.
         # (`datasets` 3.x passes the loading script's hash: the inputs' are added to it.)
         config = kwargs.get("config_name") or self.DEFAULT_CONFIG_NAME
-        cache_root = Path(kwargs.get("cache_dir") or datasets.config.HF_DATASETS_CACHE).expanduser()
-        inputs = input_fingerprint(config, kwargs.get("data_dir") or cache_root / "ultrachat_release",
+        inputs = input_fingerprint(config, release_dir(kwargs.get("data_dir"), kwargs.get("cache_dir")),
                                    kwargs.get("decontaminate"))
         super().__init__(*args, hash=f"{hash}-{inputs}" if hash else inputs, **kwargs)
 
@@ -96,7 +95,7 @@ class UltraChat(datasets.ArrowBasedBuilder):
 
     def _split_generators(self, dl_manager):
         options = self.config.prepare_options()
-        data_dir = self.config.data_dir or Path(self._cache_dir_root) / "ultrachat_release"
+        data_dir = release_dir(self.config.data_dir, self._cache_dir_root)
         inputs = release_inputs(self.config.name, data_dir, DownloadOptions(source=self.config.source))
         out = Path(self._cache_dir_root) / "ultrachat_prepared" / f"{self.config_id}-{self.hash}"
         prepare(inputs, out, self.config.name, options, progress=True)
@@ -121,6 +120,20 @@ class UltraChat(datasets.ArrowBasedBuilder):
                 table = parquet.read_row_group(group).cast(schema)
                 key = _Key(file_index, group) if _Key else f"{file_index}_{group}"
                 yield key, table
+
+
+def release_dir(data_dir: str | Path | None, cache_dir: str | Path | None) -> Path:
+    """Where the builder reads (or downloads) the release files: `data_dir`, else its cache."""
+    if data_dir:
+        return Path(data_dir)
+    return Path(cache_dir or datasets.config.HF_DATASETS_CACHE).expanduser() / "ultrachat_release"
+
+
+def _has_local_files(config: str, data_dir: Path) -> bool:
+    try:
+        return bool(find_local(data_dir, config))
+    except SourceError:
+        return False
 
 
 def input_fingerprint(config: str, data_dir: str | Path, decontaminate: str | None = None) -> str:
@@ -169,6 +182,12 @@ def load_dataset(config: str = "all", split: str | None = None, streaming: bool 
         options["data_dir"] = os.fspath(Path(options["data_dir"]).expanduser().absolute())
     builder = UltraChat(config_name=config, cache_dir=cache_dir, **options)
     builder.config.prepare_options()  # bad option values fail here, before any work
+    data_dir = release_dir(options.get("data_dir"), cache_dir)
+    if builder.config.source != "local" and not _has_local_files(config, data_dir):
+        # Fetch first, so that the cache key holds the files downloaded (else the next load,
+        # seeing them, would prepare everything once more).
+        release_inputs(config, data_dir, DownloadOptions(source=builder.config.source))
+        builder = UltraChat(config_name=config, cache_dir=cache_dir, **options)
     if streaming:
         return builder.as_streaming_dataset(split=split)
     builder.download_and_prepare()
