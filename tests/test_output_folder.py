@@ -194,3 +194,14 @@ def test_a_link_to_a_folder_is_followed_and_stays_a_link(small, tmp_path):
     prepare(local_inputs("all", small), link, "all", progress=False)  # over an existing dataset
     assert link.is_symlink() and (real / MARKER).is_file()
     assert not list((tmp_path / "disk").glob(".ultrachat.*")) and not list(tmp_path.glob(".ultrachat.*"))
+
+
+def test_without_an_atomic_exchange_two_renames_replace_the_folder(small, tmp_path, monkeypatch):
+    import ultrachat_dataset.folder as folder
+    monkeypatch.setattr(folder, "_exchange", lambda first, second: False)  # not Linux, say
+    out = tmp_path / "ultrachat"
+    prepare(local_inputs("all", small), out, "all", progress=False)
+    (out / "stale.txt").write_text("from before")
+    prepare(local_inputs("all", small), out, "all", progress=False)
+    assert not (out / "stale.txt").exists() and (out / MARKER).is_file()
+    assert not list(tmp_path.glob(".ultrachat.*"))
