@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from ultrachat_dataset.errors import ConfigError
 from ultrachat_dataset.formats import convert, for_map
-from ultrachat_dataset.template import render_batch, render_dialogue
+from ultrachat_dataset.template import TEMPLATE_COLUMNS
 
 turn = st.text(min_size=1, max_size=20)
 dialogues = st.lists(st.lists(turn, min_size=1, max_size=4).map(lambda t: t * 2 if len(t) % 2 else t)
@@ -108,43 +108,6 @@ def tokenizer():
     return fast
 
 
-DIALOGUE = [{"role": "system", "content": "You are helpful ."},
-            {"role": "user", "content": "Write a poem about the sea ."},
-            {"role": "assistant", "content": "Roses are red , violets blue ."},
-            {"role": "user", "content": "Shorter ?"},
-            {"role": "assistant", "content": "Roses are red ."}]
-
-
-def test_assistant_mask_marks_exactly_the_assistant_tokens(tokenizer):
-    [piece] = render_dialogue(tokenizer, "x", DIALOGUE)
-    masked = [t for t, m in zip(piece.input_ids, piece.assistant_mask) if m]
-    expected = [t for m in DIALOGUE if m["role"] == "assistant"
-                for t in tokenizer(m["content"] + "<|end|>", add_special_tokens=False)["input_ids"]]
-    assert masked == expected
-    # transformers' own mask from the {% generation %} markers agrees
-    reference = tokenizer.apply_chat_template(DIALOGUE, tokenize=True, return_dict=True,
-                                              return_assistant_tokens_mask=True)
-    assert reference["input_ids"] == piece.input_ids
-    assert reference["assistant_masks"] == piece.assistant_mask
-
-
-def test_long_dialogues_split_at_exchange_boundaries(tokenizer):
-    [whole] = render_dialogue(tokenizer, "x", DIALOGUE)
-    pieces = render_dialogue(tokenizer, "x", DIALOGUE, max_tokens=len(whole.input_ids) - 1)
-    assert [p.id for p in pieces] == ["x_0", "x_2"]
-    assert all(p.text.startswith("<|system|>") for p in pieces)  # the system prompt repeats
-    assert "Shorter" not in pieces[0].text and "Shorter" in pieces[1].text
-    assert all(len(p.input_ids) <= len(whole.input_ids) - 1 for p in pieces)
-    tiny = render_dialogue(tokenizer, "x", DIALOGUE, max_tokens=5)
-    assert all(len(p.input_ids) == 5 and p.truncated for p in tiny)
-
-
-def test_render_batch_for_dataset_map(tokenizer):
-    batch = {"id": ["a", "b"], "messages": [DIALOGUE, DIALOGUE[1:3]]}
-    out = render_batch(tokenizer, batch)
-    assert out["id"] == ["a", "b"] and len(out["input_ids"][1]) == len(out["assistant_masks"][1])
-
-
 def run_cli(*args):
     import subprocess
     import sys
@@ -188,6 +151,6 @@ def test_convert_cli_renders_a_chat_template(prepared_folder, tokenizer, tmp_pat
                      "--tokenizer", str(tmp_path / "tok"), "--max-tokens", "200")
     assert result.returncode == 0, result.stderr[-2000:]
     table = pq.read_table(tmp_path / "t.parquet")
-    assert table.column_names == ["id", "text", "input_ids", "assistant_masks"]
+    assert table.column_names == list(TEMPLATE_COLUMNS)
     assert max(len(ids) for ids in table.column("input_ids").to_pylist()) <= 200
     assert table.num_rows >= pq.ParquetFile(train).metadata.num_rows

@@ -68,10 +68,11 @@ def _convert_file(source: Path, target: Path, to: str, system, tokenizer, max_to
 
 
 def _template(table: pa.Table, tokenizer, max_tokens, system) -> pa.Table:
-    from .template import render_batch
+    from .template import TEMPLATE_SCHEMA, render_batch
     if tokenizer is None:
         raise ConfigError("--to template needs --tokenizer (a local folder or a Hub name)")
     messages = convert(table, "messages", system)
-    return pa.Table.from_pydict(render_batch(tokenizer, messages.select(["id", "messages"]).to_pydict(),
-                                             max_tokens))
+    wanted = [name for name in ("key", "id", "messages") if name in messages.column_names]
+    return pa.Table.from_pydict(render_batch(tokenizer, messages.select(wanted).to_pydict(), max_tokens),
+                                schema=TEMPLATE_SCHEMA)
 
