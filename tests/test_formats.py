@@ -140,7 +140,7 @@ def test_convert_cli_folder_to_sharegpt_and_file_to_jsonl(prepared_folder, tmp_p
     result = run_cli("convert", str(train), str(tmp_path / "raw.jsonl"), "--to", "raw")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (tmp_path / "raw.jsonl").read_text().splitlines()]
-    assert set(rows[0]) == {"id", "data"} and len(rows) == pq.ParquetFile(train).metadata.num_rows
+    assert set(rows[0]) == {"key", "id", "data"} and len(rows) == pq.ParquetFile(train).metadata.num_rows
 
 
 def test_convert_cli_renders_a_chat_template(prepared_folder, tokenizer, tmp_path):

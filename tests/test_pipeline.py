@@ -186,3 +186,16 @@ def test_every_reject_is_whole_names_its_id_and_says_what_failed(corpus, prepare
             assert json.loads(reject["raw"])["id"] == reject["id"]
     ids_of_bad_json = [r["id"] for r in rejects if r["reason"] == "invalid_json"]
     assert ids_of_bad_json and all(ids_of_bad_json)  # cut lines still name their dialogue
+
+
+def test_every_row_has_a_unique_key_and_the_prompt_columns_of_ultrachat_200k(prepared):
+    import hashlib
+    out, report = prepared
+    rows = [row for path in sorted(out.glob("data/*/*.parquet")) for row in pq.read_table(path).to_pylist()]
+    keys = [row["key"] for row in rows]
+    assert len(keys) == len(set(keys)) == report.totals().kept
+    assert len({row["id"] for row in rows}) < len(rows)  # the release ids alone repeat
+    for row in rows:
+        assert row["key"] == f"{row['source']}:{row['line']}"
+        assert row["prompt"] == row["messages"][0]["content"]
+        assert row["prompt_id"] == hashlib.sha256(row["prompt"].encode("utf-8")).hexdigest()

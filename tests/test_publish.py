@@ -89,8 +89,8 @@ print(json.dumps(out))
     for config, counts in loaded.items():
         assert {"train": counts["train"], "test": counts["test"]} == expected[config]
         assert counts["streamed"] == counts["train"]
-        assert counts["columns"] == ["id", "sector", "source", "line", "messages", "num_exchanges",
-                                     "language"]
+        assert counts["columns"] == ["key", "id", "sector", "source", "line", "prompt", "prompt_id",
+                                     "messages", "num_exchanges", "language"]
     default = run_python("import datasets, json; ds = datasets.load_dataset('ultrachat'); "
                          "print(json.dumps(ds['train'].num_rows))", published.parent)
     assert default == expected["all"]["train"]

@@ -129,7 +129,7 @@ def convert(table: pa.Table, to: str, system: str | None = None) -> pa.Table:
         if system is not None or pc.any(pc.is_valid(prompts)).as_py():
             rest = rest.append_column("system", pa.chunked_array([prompts]))
         return rest
-    keep = [c for c in rest.column_names if c == "id"]
+    keep = [c for c in rest.column_names if c in ("key", "id")]
     return rest.select(keep).append_column("data", pa.chunked_array([messages_to_data(messages)]))
 
 

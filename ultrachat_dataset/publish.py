@@ -41,10 +41,13 @@ def dataset_features() -> datasets.Features:
     # datasets >= 4 has `List`; 3.x spells a list of structs as a one-item Python list.
     messages = datasets.List(message) if hasattr(datasets, "List") else [message]
     return datasets.Features({
+        "key": datasets.Value("string"),
         "id": datasets.Value("string"),
         "sector": datasets.Value("string"),
         "source": datasets.Value("string"),
         "line": datasets.Value("int64"),
+        "prompt": datasets.Value("string"),
+        "prompt_id": datasets.Value("string"),
         "messages": messages,
         "num_exchanges": datasets.Value("int32"),
         "language": datasets.Value("string"),

@@ -25,10 +25,13 @@ import pyarrow.parquet as pq
 from .formats import MESSAGES_TYPE, data_to_messages
 
 PREPARED_SCHEMA = pa.schema([
-    ("id", pa.string()),
+    ("key", pa.string()),  # unique and stable: "<source>:<line>" (release ids repeat across files)
+    ("id", pa.string()),  # the release's id
     ("sector", pa.string()),
     ("source", pa.string()),
     ("line", pa.int64()),
+    ("prompt", pa.string()),  # the opening user turn, and the sha256 hex of it: as ultrachat_200k
+    ("prompt_id", pa.string()),
     ("messages", MESSAGES_TYPE),
     ("num_exchanges", pa.int32()),
     ("language", pa.string()),
@@ -101,9 +104,13 @@ def prepared_table(rows: pa.Table) -> pa.Table:
     language = (rows.column("language") if "language" in rows.column_names
                 else pa.nulls(rows.num_rows, pa.string()))
     exchanges = pc.divide(pc.list_value_length(data), 2).cast(pa.int32())
-    return pa.Table.from_arrays([rows.column("id"), rows.column("sector"), rows.column("source"),
-                                 rows.column("line"), data_to_messages(data), exchanges, language],
-                                schema=PREPARED_SCHEMA)
+    key = pc.binary_join_element_wise(rows.column("source"), rows.column("line").cast(pa.string()), ":")
+    prompt = pc.list_element(data, 0)
+    prompt_id = pa.array([hashlib.sha256(text.encode()).hexdigest() for text in prompt.to_pylist()],
+                         pa.string())
+    return pa.Table.from_arrays([key, rows.column("id"), rows.column("sector"), rows.column("source"),
+                                 rows.column("line"), prompt, prompt_id, data_to_messages(data),
+                                 exchanges, language], schema=PREPARED_SCHEMA)
 
 
 class ShardWriter:
