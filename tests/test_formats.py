@@ -1,6 +1,8 @@
 """Chat formats: round trips, what TRL and LLaMA-Factory read, and chat-template rendering with a
 real `transformers` tokenizer built here (no download)."""
 
+import json
+
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -154,3 +156,85 @@ def test_convert_cli_renders_a_chat_template(prepared_folder, tokenizer, tmp_pat
     assert table.column_names == list(TEMPLATE_COLUMNS)
     assert max(len(ids) for ids in table.column("input_ids").to_pylist()) <= 200
     assert table.num_rows >= pq.ParquetFile(train).metadata.num_rows
+
+
+# ---- converted folders stay datasets; files are files ------------------------------------
+
+@pytest.fixture(scope="module")
+def prepared_all(tmp_path_factory):
+    from ultrachat_dataset.cli import sample_dir
+    from ultrachat_dataset.pipeline import local_inputs, prepare
+    out = tmp_path_factory.mktemp("conv-all") / "ultrachat"
+    prepare(local_inputs("all", sample_dir()), out, "all", progress=False)
+    return out
+
+
+def load_offline(folder, config, **options):
+    import os
+    import subprocess
+    import sys
+    code = ("import datasets, json, sys; ds = datasets.load_dataset(sys.argv[1], sys.argv[2], "
+            "**json.loads(sys.argv[3])); print(json.dumps({s: [d.num_rows, list(d.features)] "
+            "for s, d in (ds.items() if hasattr(ds, 'items') else [('one', ds)])}))")
+    result = subprocess.run([sys.executable, "-c", code, str(folder), config, json.dumps(options)],
+                            capture_output=True, text=True, timeout=300, check=False,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                                 "HF_HOME": str(folder.parent / ".hf")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("to, column", [("sharegpt", "conversations"), ("messages", "messages"),
+                                        ("raw", "data")])
+def test_a_converted_folder_loads_by_config_offline(prepared_all, tmp_path, to, column):
+    target = tmp_path / f"ultrachat-{to}"
+    result = run_cli("convert", str(prepared_all), str(target), "--to", to, "--system", "Be brief.")
+    assert result.returncode == 0, result.stderr[-2000:]
+    for config in ("all", "writing"):
+        source = load_offline(prepared_all, config)
+        converted = load_offline(target, config)
+        assert {s: n for s, (n, _) in converted.items()} == {s: n for s, (n, _) in source.items()}
+        assert column in converted["train"][1] and "key" in converted["train"][1]
+    assert (target / ".ultrachat-dataset.json").is_file()
+
+
+def test_a_folder_into_a_jsonl_file_is_one_json_lines_file_of_one_split(prepared_all, tmp_path):
+    result = run_cli("convert", str(prepared_all), str(tmp_path / "out.jsonl"), "--to", "sharegpt",
+                     "--config", "writing", "--split", "test")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "out.jsonl").is_file()
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    expected = load_offline(prepared_all, "writing")["test"][0]
+    assert len(rows) == expected > 0 and all(llama_factory_accepts(row) for row in rows)
+    assert {row["key"].split(":")[0] for row in rows} <= {"ultrachat_material_release_230412.json",
+                                                        "ultrachat_material_release_230417.json"}
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_llama_factory_reads_each_split_of_the_sharegpt_folder_through_its_dataset_info(prepared_all,
+                                                                                        tmp_path):
+    import os
+
+    import datasets
+    target = tmp_path / "sg"
+    assert run_cli("convert", str(prepared_all), str(target), "--to", "sharegpt", "--system",
+                   "Be brief.").returncode == 0
+    info = json.loads((target / "dataset_info.json").read_text())
+    assert set(info) == {f"ultrachat_{c}_{s}" for c in ("all", "world", "writing", "assistance")
+                         for s in ("train", "test")}
+    keys = {}
+    for name, entry in info.items():
+        # As LLaMA-Factory's loader does for a `script_url` entry, with dataset_dir = the folder.
+        assert entry["formatting"] == "sharegpt" and entry["columns"]["messages"] == "conversations"
+        rows = datasets.load_dataset(os.path.join(str(target), entry["script_url"]), name=entry["subset"],
+                                     split=entry["split"])
+        tags = entry["tags"]
+        for row in rows:
+            turns = row[entry["columns"]["messages"]]
+            assert [t[tags["role_tag"]] for t in turns] == [tags["user_tag"], tags["assistant_tag"]] * (
+                len(turns) // 2)
+            assert row[entry["columns"]["system"]] == "Be brief."
+        keys[name] = set(rows["key"])
+    for config in ("all", "world", "writing", "assistance"):
+        assert keys[f"ultrachat_{config}_train"] and keys[f"ultrachat_{config}_test"]
+        assert keys[f"ultrachat_{config}_train"].isdisjoint(keys[f"ultrachat_{config}_test"])

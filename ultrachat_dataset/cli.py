@@ -121,7 +121,8 @@ def cmd_convert(args: argparse.Namespace) -> None:
         from transformers import AutoTokenizer  # the `chat` extra
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     written = convert_path(args.source, args.target, args.to, args.system, tokenizer,
-                           args.max_tokens)
+                           args.max_tokens, config=args.config, split=args.split,
+                           overwrite=args.overwrite)
     print(f"wrote {len(written)} file(s) as {args.to}: " + ", ".join(str(p) for p in written[:5])
           + (" ..." if len(written) > 5 else ""))
 
@@ -290,12 +291,20 @@ def build_parser() -> argparse.ArgumentParser:
                                "shard of a prepared folder) to OpenAI/TRL messages, ShareGPT "
                                "(LLaMA-Factory, axolotl), raw UltraChat, or a tokenizer's chat template.")
     conv.add_argument("source", type=Path, help="a .parquet/.jsonl file or a prepared folder")
-    conv.add_argument("target", type=Path, help="a .parquet/.jsonl file, or a folder for a folder")
+    conv.add_argument("target", type=Path, help="a .parquet/.jsonl file (from a folder: one config's "
+                      "split), or a folder for a folder (with a card; ShareGPT also with LLaMA-Factory's "
+                      "dataset_info.json)")
     conv.add_argument("--to", required=True, choices=(*FORMATS, "template"))
     conv.add_argument("--system", help="a system prompt for every dialogue")
     conv.add_argument("--tokenizer", help="with --to template: a tokenizer folder or Hub name")
     conv.add_argument("--max-tokens", type=int, help="with --to template: split longer dialogues "
                       "at exchange boundaries")
+    conv.add_argument("--config", choices=CONFIGS, help="a folder into a file: the config to write "
+                      "(default: the folder's)")
+    conv.add_argument("--split", choices=("train", "test"), default="train",
+                      help="a folder into a file: the split to write (default train)")
+    conv.add_argument("--overwrite", action="store_true", help="replace the target folder even if "
+                      "it is not one ultrachat wrote")
     conv.set_defaults(run=cmd_convert)
 
     stats = commands.add_parser("stats", help="the paper's Table 4 statistics, per sector",

@@ -93,28 +93,12 @@ def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat",
     """The dataset card of a prepared folder. `statistics`: gathered while the rows of the
     folder's default config were written (else they are computed by reading the folder)."""
     out = Path(out_dir)
-    configs = folder_configs(out)
-    default = "all" if "all" in configs else next(iter(configs))
     card_data = DatasetCardData(
         pretty_name="UltraChat (cleaned and deduplicated)", license="mit", language=["en"],
         task_categories=["text-generation"], tags=["chat", "sft", "multi-turn", "synthetic"],
         size_categories=[_size_category(report.totals().kept)])
-    infos, config_rows = {}, []
-    for name, folders in configs.items():
-        sizes = split_sizes(out, folders)
-        splits = SplitDict()
-        for split, (examples, num_bytes, _) in sizes.items():
-            splits.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=examples))
-        infos[name] = DatasetInfo(features=dataset_features(), splits=splits,
-                                  download_size=sum(s[2] for s in sizes.values()),
-                                  dataset_size=sum(s[1] for s in sizes.values()))
-        config_rows.append({"name": name, "default": name == default, "train": sizes["train"][0],
-                            "test": sizes["test"][0], "description": CONFIG_DESCRIPTIONS[name]})
-    MetadataConfigs({name: {"data_files": [{"split": split, "path": data_files(folders, split)}
-                                           for split in SPLITS],
-                            **({"default": True} if name == default else {})}
-                     for name, folders in configs.items()}).to_dataset_card_data(card_data)
-    DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    config_rows, default = describe_configs(out, dataset_features(), card_data)
+    configs = folder_configs(out)
     if statistics is not None and list(statistics.sectors) == configs[default]:
         measured = statistics.results()
     else:  # not gathered, or gathered over other folders than the default config reads
@@ -127,6 +111,31 @@ def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat",
     path = out / "README.md"
     card.save(path)
     return path
+
+
+def describe_configs(out: Path, features: datasets.Features,
+                     card_data: DatasetCardData) -> tuple[list[dict], str]:
+    """Put `configs:` and `dataset_info:` of a folder in the prepared layout into `card_data`;
+    returns one row a config (name, default, train, test, description) and the default."""
+    configs = folder_configs(out)
+    default = "all" if "all" in configs else next(iter(configs))
+    infos, config_rows = {}, []
+    for name, folders in configs.items():
+        sizes = split_sizes(out, folders)
+        splits = SplitDict()
+        for split, (examples, num_bytes, _) in sizes.items():
+            splits.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=examples))
+        infos[name] = DatasetInfo(features=features, splits=splits,
+                                  download_size=sum(s[2] for s in sizes.values()),
+                                  dataset_size=sum(s[1] for s in sizes.values()))
+        config_rows.append({"name": name, "default": name == default, "train": sizes["train"][0],
+                            "test": sizes["test"][0], "description": CONFIG_DESCRIPTIONS[name]})
+    MetadataConfigs({name: {"data_files": [{"split": split, "path": data_files(folders, split)}
+                                           for split in SPLITS],
+                            **({"default": True} if name == default else {})}
+                     for name, folders in configs.items()}).to_dataset_card_data(card_data)
+    DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    return config_rows, default
 
 
 def _body_variables(report: Report, config_rows: list[dict], repo_id: str, default: str) -> dict:
