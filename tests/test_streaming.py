@@ -166,3 +166,58 @@ def test_iterable_dataset_uses_parquet_row_groups_when_there_are_enough(prepared
     expected = sorted((r["source"], r["line"]) for p in split_files(prepared, "all")
                       for r in pq.read_table(p, columns=["source", "line"]).to_pylist())
     assert lines == expected
+
+
+@pytest.fixture(scope="module")
+def sector_files(tmp_path_factory):
+    """12 row groups of 1,000 rows, each one sector (as a prepared `all` folder's are): world 1/2,
+    writing 1/3, assistance 1/6 of the rows."""
+    folder = tmp_path_factory.mktemp("sectors")
+    sectors = ["world"] * 6 + ["writing"] * 4 + ["assistance"] * 2
+    paths = []
+    for index in range(3):
+        path = folder / f"train-{index:05d}-of-00003.parquet"
+        with pq.ParquetWriter(path, pa.schema([("sector", pa.string())])) as writer:
+            for group in range(4):
+                writer.write_table(pa.table({"sector": [sectors[index * 4 + group]] * 1000}))
+        paths.append(path)
+    return paths
+
+
+def worst_window_deviation(files, **options) -> float:
+    """The largest gap between a sector's share in a window of 1,000 examples of any rank's
+    stream and its share of the whole split."""
+    shares = {"world": 1 / 2, "writing": 1 / 3, "assistance": 1 / 6}
+    worst = 0.0
+    for rank in range(4):
+        sectors = [row["sector"] for row in DistributedStream(files, rank=rank, world_size=4, **options)]
+        for start in range(0, len(sectors) - 999, 1000):
+            window = Counter(sectors[start:start + 1000])
+            worst = max(worst, *(abs(window[s] / 1000 - share) for s, share in shares.items()))
+    return worst
+
+
+def test_every_rank_sees_a_fair_mix_of_the_split_in_short_windows(sector_files):
+    for seed in (0, 1, 2):
+        assert worst_window_deviation(sector_files, seed=seed) < 0.2
+    # One row group at a time (what the stream did before lanes) is not a mix at all.
+    assert worst_window_deviation(sector_files, seed=0, lanes=1) > 0.5
+
+
+def test_the_mixed_order_still_covers_every_example_once(sector_files):
+    seen = []
+    for rank in range(3):
+        stream = DistributedStream(sector_files, rank=rank, world_size=3, seed=4)
+        stream.set_epoch(1)
+        seen += [row["sector"] for row in stream]
+    assert Counter(seen) == {"world": 6000, "writing": 4000, "assistance": 2000}
+
+
+def test_seven_row_groups_still_give_at_least_64_chunks(tmp_path):
+    path = tmp_path / "train-00000-of-00001.parquet"
+    with pq.ParquetWriter(path, pa.schema([("key", pa.int64())])) as writer:
+        for group in range(7):  # 1,000 rows each: 7000 // 64 = 109 rows a chunk, 9.17 a group
+            writer.write_table(pa.table({"key": list(range(group * 1000, (group + 1) * 1000))}))
+    chunks = plan_chunks([path], 64)
+    assert len(chunks) >= 64
+    assert sum(chunk.stop - chunk.start for chunk in chunks) == 7000

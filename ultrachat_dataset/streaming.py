@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import ConfigError
@@ -65,7 +66,7 @@ def plan_chunks(files: list[Path], min_chunks: int = 64) -> list[Chunk]:
     rows_per_chunk = max(1, total // max(min_chunks, 1)) if total else 1
     chunks = []
     for path, index, rows in groups:
-        cuts = max(1, rows // rows_per_chunk)
+        cuts = max(1, -(-rows // rows_per_chunk))  # rounded up: at least min_chunks in all
         bounds = np.linspace(0, rows, cuts + 1).astype(int)
         chunks += [Chunk(path, index, int(a), int(b)) for a, b in zip(bounds, bounds[1:]) if b > a]
     return chunks
@@ -100,15 +101,30 @@ def iterable_dataset(folder: str | Path, config: str = "all", split: str = "trai
 
 
 class DistributedStream(_IterableBase):
-    """Examples of a prepared split for one rank: the same count on every rank, each epoch."""
+    """Examples of a prepared split for one rank: the same count on every rank, each epoch, a
+    fair mix of the whole split within short windows, resumable exactly (also under workers).
+
+    The epoch's order, a pure function of (seed, epoch): row groups are permuted and dealt to
+    `lanes` lanes; positions draw from the lanes in a seeded random interleave (each lane in
+    proportion to its rows), so any window of the order mixes `lanes` row groups at once (a
+    split whose row groups are each one sector is mixed, not read one sector at a time); rows
+    are permuted within blocks of `BLOCK_ROWS` of their row group. Memory: one block a lane.
+
+    Rank r takes positions [r*q, (r+1)*q). DataLoader workers take whole batches of it
+    (`batch_size` as the DataLoader's), contiguous, so only the last batch of the rank can be
+    short and `len(DataLoader)` is the number of batches that come out.
+    """
 
     def __init__(self, files: list[str | Path], *, rank: int = 0, world_size: int = 1,
                  seed: int = 0, shuffle: bool = True, remainder: str = "drop",
-                 columns: list[str] | None = None, worker: tuple[int, int] | None = None):
+                 columns: list[str] | None = None, batch_size: int = 1, lanes: int = 8,
+                 worker: tuple[int, int] | None = None):
         if remainder not in REMAINDERS:
             raise ConfigError(f"unknown remainder {remainder!r}: choose 'drop' or 'pad'")
         if not 0 <= rank < world_size:
             raise ConfigError(f"rank {rank} is outside world_size {world_size}")
+        if batch_size < 1 or lanes < 1:
+            raise ConfigError("batch_size and lanes must be at least 1")
         self.groups = [(str(path), index, meta.row_group(index).num_rows)
                        for path in map(Path, files) for meta in [pq.ParquetFile(path).metadata]
                        for index in range(meta.num_row_groups)]
@@ -117,9 +133,11 @@ class DistributedStream(_IterableBase):
             raise ConfigError("nothing to stream: the files hold no rows")
         self.rank, self.world_size, self.seed = rank, world_size, seed
         self.shuffle, self.remainder, self.columns = shuffle, remainder, columns
+        self.batch_size, self.lanes = batch_size, lanes
         self.worker = worker  # (id, count); None: ask torch's DataLoader, else (0, 1)
         self.epoch = 0
-        self._yielded = 0  # examples this (rank, worker) has produced in the current epoch
+        self.consumed = 0  # examples of this rank's epoch the training loop has taken
+        self._yielded = 0  # examples this object produced since `consumed` was set
 
     @property
     def per_rank(self) -> int:
@@ -129,18 +147,21 @@ class DistributedStream(_IterableBase):
         return -(-self.total // self.world_size)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch, self._yielded = epoch, 0
+        self.epoch, self.consumed, self._yielded = epoch, 0, 0
 
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "yielded": self._yielded, "seed": self.seed,
-                "rank": self.rank, "world_size": self.world_size, "worker": self._worker()}
+    def state_dict(self, consumed: int | None = None) -> dict:
+        """Where this rank is. Read by DataLoader workers, this object cannot see their progress:
+        pass `consumed` (examples your loop took: steps x batch size), or use `StreamLoader`."""
+        taken = self.consumed + self._yielded if consumed is None else consumed
+        return {"epoch": self.epoch, "consumed": taken, "seed": self.seed, "rank": self.rank,
+                "world_size": self.world_size, "batch_size": self.batch_size}
 
     def load_state_dict(self, state: dict) -> None:
         for key in ("seed", "rank", "world_size"):
             if state[key] != getattr(self, key):
                 raise ConfigError(f"state was saved with {key}={state[key]}, this stream has "
                                   f"{key}={getattr(self, key)}: resume with the same settings")
-        self.epoch, self._yielded = state["epoch"], state["yielded"]
+        self.epoch, self.consumed, self._yielded = state["epoch"], state["consumed"], 0
 
     def _worker(self) -> tuple[int, int]:
         if self.worker is not None:
@@ -148,39 +169,136 @@ class DistributedStream(_IterableBase):
         info = _torch_worker_info() if _torch_worker_info else None
         return (info.id, info.num_workers) if info else (0, 1)
 
-    def positions(self) -> tuple[int, int]:
-        """This (rank, worker)'s range of positions in the epoch's order."""
+    def _offsets(self) -> np.ndarray:
+        """This (rank, worker)'s offsets in the rank's part of the epoch, in the order it yields
+        them. The rank's part is cut into batches of `batch_size`; the batches not yet taken are
+        dealt to the workers in turn, as a DataLoader then hands them out in turn: so the loop
+        sees the rank's part in order, only its last batch can be short, and a resumed run
+        deals the rest from where the loop stopped, whatever the number of workers."""
         worker, workers = self._worker()
-        first = self.rank * self.per_rank
-        bounds = np.linspace(first, first + self.per_rank, workers + 1).astype(int)
-        return int(bounds[worker]), int(bounds[worker + 1])
+        done = -(-self.consumed // self.batch_size)
+        batches = np.arange(done + worker, -(-self.per_rank // self.batch_size), workers)
+        offsets = (batches[:, None] * self.batch_size + np.arange(self.batch_size)).ravel()
+        return offsets[offsets < self.per_rank]
 
     def __len__(self) -> int:
-        start, stop = self.positions()
-        return stop - start
+        return len(self._offsets())
 
     def __iter__(self) -> Iterator[dict]:
-        start, stop = self.positions()
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(len(self.groups)) if self.shuffle else np.arange(len(self.groups))
-        sizes = np.array([self.groups[i][2] for i in order])
-        group_start = np.concatenate(([0], np.cumsum(sizes)))
-        position = start + self._yielded
-        while position < stop:
-            wrapped = position % self.total  # "pad" wraps around the epoch's order
-            slot = int(np.searchsorted(group_start, wrapped, side="right") - 1)
-            rows = self._group_rows(int(order[slot]))
-            offset = wrapped - group_start[slot]
-            take = int(min(stop - position, len(rows) - offset))
-            for row in rows[offset:offset + take]:
+        positions = (self.rank * self.per_rank + self._offsets()) % self.total  # "pad" wraps
+        lanes, labels = self._epoch_order()
+        lane_positions = [np.flatnonzero(labels == lane) for lane in range(len(lanes))]
+        # The order wraps around at most once: an increasing run, then another one.
+        for run in np.split(positions, np.flatnonzero(np.diff(positions) < 0) + 1):
+            if not len(run):
+                continue
+            lane_of = labels[run]
+            readers = []
+            for lane, (groups, where) in enumerate(zip(lanes, lane_positions)):
+                rows = np.searchsorted(where, run[lane_of == lane])  # the rows of that lane
+                readers.append(self._lane_rows(groups, rows))
+            for lane in lane_of:
                 self._yielded += 1
-                yield row
-            position += take
+                yield next(readers[lane])
 
-    def _group_rows(self, index: int) -> list[dict]:
-        path, row_group, rows = self.groups[index]
-        table = pq.ParquetFile(path).read_row_group(row_group, columns=self.columns)
-        if self.shuffle:  # rows within a group, seeded by (seed, epoch, group)
-            permutation = np.random.default_rng([self.seed, self.epoch, index]).permutation(rows)
-            table = table.take(permutation)
-        return table.to_pylist()
+    def _epoch_order(self) -> tuple[list[list[int]], np.ndarray]:
+        """(row groups of each lane, the lane of every position): the epoch's order."""
+        if not self.shuffle:
+            return [list(range(len(self.groups)))], np.zeros(self.total, np.int16)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.groups))
+        count = min(self.lanes, len(self.groups))
+        lanes = [order[lane::count].tolist() for lane in range(count)]
+        sizes = [sum(self.groups[g][2] for g in lane) for lane in lanes]
+        return lanes, rng.permutation(np.repeat(np.arange(count, dtype=np.int16), sizes))
+
+    def _lane_rows(self, lane: list[int], rows: np.ndarray) -> Iterator[dict]:
+        """Rows `rows` (increasing) of a lane, its row groups one after another: only the row
+        groups that hold some of them are read, and only those rows become Python dicts."""
+        group_start = np.concatenate(([0], np.cumsum([self.groups[g][2] for g in lane])))
+        owner = np.searchsorted(group_start, rows, side="right") - 1
+        for slot in np.unique(owner):
+            wanted = rows[owner == slot] - group_start[slot]
+            for block_start, block in self._blocks(lane[slot]):
+                inside = wanted[(wanted >= block_start) & (wanted < block_start + block.num_rows)]
+                if len(inside):
+                    yield from block.take(pa.array(inside - block_start)).to_pylist()
+                if block_start + block.num_rows > wanted[-1]:
+                    break
+
+    def _blocks(self, group: int) -> Iterator[tuple[int, pa.Table]]:
+        """A row group in blocks of `BLOCK_ROWS` rows (rows permuted within a block)."""
+        path, row_group, _ = self.groups[group]
+        batches = pq.ParquetFile(path).iter_batches(batch_size=BLOCK_ROWS, row_groups=[row_group],
+                                                    columns=self.columns)
+        position = 0
+        for number, block in enumerate(_fixed_blocks(batches, BLOCK_ROWS)):
+            if self.shuffle:  # seeded by (seed, epoch, group, block)
+                order = np.random.default_rng([self.seed, self.epoch, group, number])
+                block = block.take(order.permutation(block.num_rows))
+            yield position, block
+            position += block.num_rows
+
+
+BLOCK_ROWS = 1024
+
+
+def _fixed_blocks(batches, rows: int) -> Iterator[pa.Table]:
+    """Record batches regrouped into tables of exactly `rows` rows (the last may be shorter), so
+    block boundaries never depend on how the reader happened to cut its batches."""
+    pending, count = [], 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        while count >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows)
+            rest = table.slice(rows)
+            pending, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(pending)
+
+
+class StreamLoader:
+    """A torch `DataLoader` over a `DistributedStream` that knows where the training loop is.
+
+    DataLoader workers read copies of the stream, whose progress the main process never sees;
+    this loader counts the batches it hands out instead, so `state_dict()` is exact with any
+    number of workers, and after `load_state_dict()` the workers deal out the rest from there.
+    `len()` is the number of batches the epoch (or its rest) yields. Other options go to the
+    DataLoader.
+    """
+
+    def __init__(self, stream: DistributedStream, batch_size: int = 1, num_workers: int = 0,
+                 **loader_options):
+        stream.batch_size = batch_size  # the rank's part is dealt out in these batches
+        self.stream, self.batch_size, self.num_workers = stream, batch_size, num_workers
+        self.loader_options = loader_options
+        self._handed_out = 0  # batches handed out since the stream's `consumed` was set
+
+    def __len__(self) -> int:
+        return -(-(self.stream.per_rank - self.stream.consumed) // self.batch_size)
+
+    def __iter__(self):
+        from torch.utils.data import DataLoader
+        loader = DataLoader(self.stream, batch_size=self.batch_size, num_workers=self.num_workers,
+                            **self.loader_options)
+        self._handed_out = 0
+        for batch in loader:
+            self._handed_out += 1  # counted when handed out: a checkpoint in the loop body has it
+            yield batch
+
+    def set_epoch(self, epoch: int) -> None:
+        self.stream.set_epoch(epoch)
+        self._handed_out = 0
+
+    def state_dict(self) -> dict:
+        consumed = min(self.stream.consumed + self._handed_out * self.batch_size, self.stream.per_rank)
+        return self.stream.state_dict(consumed=consumed)
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("batch_size", self.batch_size) != self.batch_size:
+            raise ConfigError(f"state was saved with batch_size={state['batch_size']}, this loader "
+                              f"has {self.batch_size}: resume with the same batch size")
+        self.stream.load_state_dict(state)
+        self._handed_out = 0
