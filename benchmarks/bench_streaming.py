@@ -5,7 +5,7 @@
 Prepares a synthesized corpus once (kept under bench-data/), then, each in a fresh process,
 iterates every training example of config `all` as Python dicts:
   plain:        pyarrow.parquet.ParquetFile(...).iter_batches() -> to_pylist(), file by file
-  distributed:  DistributedStream (rank 0 of 1, shuffled: row groups and rows permuted)
+  distributed:  DistributedStream (rank 0 of 1, shuffled: eight lanes of row groups interleaved)
   datasets:     iterable_dataset(...) (a datasets.IterableDataset over >= 64 shards)
 and prints examples/s and the ratio to plain (target >= 0.8).
 """

@@ -5,6 +5,7 @@ tokenizer trained here), pieces that say what they hold, and text that is what t
 import pyarrow.parquet as pq
 import pytest
 
+from ultrachat_dataset.synth_tokenizer import train_chat_tokenizer
 from ultrachat_dataset.template import is_marked, render_batch, render_dialogues
 
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}"
@@ -29,10 +30,6 @@ LLAMA3 = ("{{ bos_token }}{% for message in messages %}"
           "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
           "{% endif %}")
 MARKED = {"chatml": CHATML, "qwen2.5": QWEN25, "llama3": LLAMA3}
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|begin_of_text|>", "<|start_header_id|>",
-            "<|end_header_id|>", "<|eot_id|>"]
-
-
 def unmarked(template: str) -> str:
     return template.replace("{% generation %}", "").replace("{% endgeneration %}", "")
 
@@ -53,17 +50,7 @@ def dialogues(tmp_path_factory):
 
 
 def make_tokenizer(template: str, texts: list[str]):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=1500, special_tokens=SPECIALS,
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|begin_of_text|>",
-                                        eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    tokenizer.chat_template = template
-    return tokenizer
+    return train_chat_tokenizer(texts, template)
 
 
 @pytest.fixture(scope="module")
