@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from common import corpus, in_child, print_table, timed
+from common import corpus, in_child, print_side_by_side, timed
 
 
 def run(method: str, folder: Path) -> int:
@@ -53,13 +53,8 @@ def main() -> None:
             print(f"preparing {source} into {folder} ...", flush=True)
             prepare(local_inputs("all", source), folder, "all")
     results = {m: in_child(__file__, m, str(folder)) for m in ("plain", "distributed", "datasets")}
-    base = results["plain"]["seconds"]
-    rows = [{"method": m, **r, "per_s": r["result"] / r["seconds"], "ratio": base / r["seconds"]}
-            for m, r in results.items()]
     print(f"folder: {folder}")
-    print_table(rows, [("method", "method", "s"), ("result", "examples", "d"),
-                       ("seconds", "seconds", ".2f"), ("per_s", "examples/s", ".0f"),
-                       ("peak_mb", "peak MB", ".0f"), ("ratio", "vs plain", ".2f")])
+    print_side_by_side(results, "plain", "examples")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from common import corpus, in_child, print_table, timed
+from common import corpus, in_child, print_side_by_side, timed
 
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}"
           "{% if message['role'] == 'assistant' %}{% generation %}"
@@ -81,15 +81,13 @@ def main() -> None:
     outputs = {m: source.parent / f"{source.name}-{m}.parquet" for m in ("ultrachat", "naive", "tokenize")}
     results = {m: in_child(__file__, m, str(folder), str(tokenizer_dir), str(outputs[m])) for m in outputs}
     same = _same_ids_and_masks(outputs["ultrachat"], outputs["naive"])
-    base = results["naive"]["seconds"]
-    rows = [{"method": m, **r, "per_s": r["result"] / r["seconds"], "ratio": base / r["seconds"]}
-            for m, r in results.items()]
     print(f"folder: {folder}; tokenizer: {tokenizer_dir}")
-    print_table(rows, [("method", "method", "s"), ("result", "dialogues", "d"),
-                       ("seconds", "seconds", ".2f"), ("per_s", "dialogues/s", ".0f"),
-                       ("peak_mb", "peak MB", ".0f"), ("ratio", "vs naive", ".2f")])
+    print_side_by_side(results, "naive", "dialogues")
     print(f"ids and masks equal to the naive way's: {same}")
-    print(f"ultrachat vs naive: {base / results['ultrachat']['seconds']:.2f}x faster (target >= 10)")
+    speedup = results["naive"]["seconds"] / results["ultrachat"]["seconds"]
+    floor = results["naive"]["seconds"] / results["tokenize"]["seconds"]
+    print(f"ultrachat vs naive: {speedup:.2f}x faster (target >= 10); the tokenizer alone caps it at "
+          f"{floor:.2f}x")
 
 
 def _same_ids_and_masks(ours: Path, naive: Path) -> bool:

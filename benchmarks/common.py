@@ -92,3 +92,13 @@ def print_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
     print("  ".join(f"{h:>{w}}" for (_, h, _), w in zip(columns, widths)))
     for row in rows:
         print("  ".join(f"{format(row[k], f):>{w}}" for (k, _, f), w in zip(columns, widths)))
+
+
+def print_side_by_side(results: dict[str, dict], baseline: str, unit: str) -> None:
+    """Each method's count, seconds, rate, peak memory and its speed relative to `baseline`."""
+    base = results[baseline]["seconds"]
+    rows = [{"method": method, **result, "per_s": result["result"] / result["seconds"],
+             "ratio": base / result["seconds"]} for method, result in results.items()]
+    print_table(rows, [("method", "method", "s"), ("result", unit, "d"),
+                       ("seconds", "seconds", ".2f"), ("per_s", f"{unit}/s", ".0f"),
+                       ("peak_mb", "peak MB", ".0f"), ("ratio", f"vs {baseline}", ".2f")])

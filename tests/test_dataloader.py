@@ -16,13 +16,10 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 WHEELS = Path(os.environ.get("ULTRACHAT_TORCH_WHEELS", "/opt/wheels"))
 
-SCRIPT = r'''
-import json, sys
-from collections import Counter
+# 103 rows (a prime: no world size divides it) in 3 files of uneven row groups, at sys.argv[1].
+WRITE_FILES = r'''
+import sys
 import pyarrow as pa, pyarrow.parquet as pq
-from torch.utils.data import DataLoader
-from ultrachat_dataset.streaming import DistributedStream
-
 folder, paths, row = sys.argv[1], [], 0
 for index, groups in enumerate([(10, 17, 5), (31,), (8, 8, 8, 16)]):
     path = f"{folder}/train-{index}.parquet"
@@ -31,6 +28,13 @@ for index, groups in enumerate([(10, 17, 5), (31,), (8, 8, 8, 16)]):
             writer.write_table(pa.table({"key": list(range(row, row + size))}))
             row += size
     paths.append(path)
+'''
+
+SCRIPT = WRITE_FILES + r'''
+import json
+from collections import Counter
+from torch.utils.data import DataLoader
+from ultrachat_dataset.streaming import DistributedStream
 results = []
 for world in (1, 2, 3, 4, 8):
     for workers in (0, 1, 2, 4):
@@ -80,20 +84,10 @@ def test_every_rank_gets_the_same_count_under_a_real_dataloader(torch_python, tm
             assert counts[0] == -(-103 // world) and set(range(103)) <= set(seen), case
 
 
-RESUME_SCRIPT = r'''
-import itertools, json, sys
-import pyarrow as pa, pyarrow.parquet as pq
+RESUME_SCRIPT = WRITE_FILES + r'''
+import itertools, json
 from torch.utils.data import DataLoader
 from ultrachat_dataset.streaming import DistributedStream, StreamLoader
-
-folder, paths, row = sys.argv[1], [], 0
-for index, groups in enumerate([(10, 17, 5), (31,), (8, 8, 8, 16)]):
-    path = f"{folder}/train-{index}.parquet"
-    with pq.ParquetWriter(path, pa.schema([("key", pa.int64())])) as writer:
-        for size in groups:
-            writer.write_table(pa.table({"key": list(range(row, row + size))}))
-            row += size
-    paths.append(path)
 
 def keys(batches):
     return [int(k) for batch in batches for k in batch["key"]]
