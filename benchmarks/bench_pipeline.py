@@ -32,7 +32,8 @@ CONTENT_DEFECTS = {"duplicate": 0.02, "near_duplicate": 0.02, "mojibake": 0.01,
 
 
 def run_ultrachat(directory: Path) -> int:
-    from ultrachat_dataset.pipeline import local_inputs, prepare
+    from ultrachat_dataset.prepare.pipeline import prepare
+    from ultrachat_dataset.release.sources import local_inputs
     with tempfile.TemporaryDirectory() as out:
         return prepare(local_inputs("all", directory), out, progress=False).totals().kept
 
@@ -93,10 +94,11 @@ def time_stages(directory: Path) -> None:
     import time
     from collections import Counter
 
-    from ultrachat_dataset import clean, langid
-    from ultrachat_dataset.dedup import DedupOptions, compute_keys
-    from ultrachat_dataset.pipeline import local_inputs, read_validated
     from ultrachat_dataset.rejects import Report
+    from ultrachat_dataset.release.sources import local_inputs
+    from ultrachat_dataset.stages import clean, langid
+    from ultrachat_dataset.stages.dedup import DedupOptions, compute_keys
+    from ultrachat_dataset.stages.validate import read_validated
 
     seconds: Counter = Counter()
     calls: Counter = Counter()

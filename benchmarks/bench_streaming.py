@@ -22,7 +22,8 @@ from common import corpus, in_child, print_side_by_side, timed
 def run(method: str, folder: Path) -> int:
     import pyarrow.parquet as pq
 
-    from ultrachat_dataset.streaming import DistributedStream, iterable_dataset, split_files
+    from ultrachat_dataset.layout import split_files
+    from ultrachat_dataset.training.streaming import DistributedStream, iterable_dataset
     files = split_files(folder, "all", "train")
     if method == "plain":
         return sum(len(batch.to_pylist()) for path in files
@@ -49,7 +50,8 @@ def main() -> None:
         source = corpus(None, args.dialogues, 0, {}, "stream")
         folder = source.parent / f"{source.name}-prepared"
         if not (folder / "README.md").exists():
-            from ultrachat_dataset.pipeline import local_inputs, prepare
+            from ultrachat_dataset.prepare.pipeline import prepare
+            from ultrachat_dataset.release.sources import local_inputs
             print(f"preparing {source} into {folder} ...", flush=True)
             prepare(local_inputs("all", source), folder, "all")
     results = {m: in_child(__file__, m, str(folder)) for m in ("plain", "distributed", "datasets")}

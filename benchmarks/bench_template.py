@@ -33,8 +33,8 @@ def run(method: str, folder: Path, tokenizer_dir: Path, out: Path) -> int:
     import pyarrow.parquet as pq
     from transformers import AutoTokenizer
 
-    from ultrachat_dataset.convert import convert_path
-    from ultrachat_dataset.streaming import split_files
+    from ultrachat_dataset.layout import split_files
+    from ultrachat_dataset.training.convert import convert_path
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     if method == "ultrachat":
         convert_path(folder, out, "template", tokenizer=tokenizer, config="all", split="train")
@@ -66,15 +66,16 @@ def main() -> None:
     source = corpus(None, args.dialogues, 0, {}, "template")
     folder = source.parent / f"{source.name}-prepared"
     if not (folder / "README.md").exists():
-        from ultrachat_dataset.pipeline import local_inputs, prepare
+        from ultrachat_dataset.prepare.pipeline import prepare
+        from ultrachat_dataset.release.sources import local_inputs
         print(f"preparing {source} into {folder} ...", flush=True)
         prepare(local_inputs("all", source), folder, "all")
     tokenizer_dir = source.parent / f"{source.name}-tokenizer"
     if not (tokenizer_dir / "tokenizer.json").exists():
         import pyarrow.parquet as pq
 
-        from ultrachat_dataset.streaming import split_files
-        from ultrachat_dataset.synth_tokenizer import train_chat_tokenizer
+        from ultrachat_dataset.layout import split_files
+        from ultrachat_dataset.training.synth_tokenizer import train_chat_tokenizer
         sample = pq.read_table(split_files(folder, "all", "train")[0], columns=["messages"]).slice(0, 2000)
         texts = [m["content"] for row in sample.column("messages").to_pylist() for m in row]
         train_chat_tokenizer(texts, CHATML, vocab_size=8000).save_pretrained(tokenizer_dir)

@@ -24,7 +24,7 @@ def corpus(directory: Path | None, dialogues: int, seed: int, defects: dict[str,
         return directory  # the user's corpus, used as it is
     directory = Path("bench-data") / f"{label}-{dialogues}-{seed}"
     if not (directory / "manifest.json").exists():  # written last: a half-written corpus is redone
-        from ultrachat_dataset.synth import synthesize
+        from ultrachat_dataset.release.synth import synthesize
         print(f"synthesizing {dialogues} dialogues into {directory} ...", flush=True)
         synthesize(directory, dialogues=dialogues, seed=seed, defect_rates=defects)
     return directory

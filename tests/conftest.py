@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from ultrachat_dataset.synth import DEFECTS, synthesize
+from ultrachat_dataset.release.synth import DEFECTS, synthesize
 
 # CI replays the same examples every run (a red CI must mean a change broke something); locally
 # every run explores new ones.

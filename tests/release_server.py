@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ultrachat_dataset.sources import TSINGHUA_FILES
+from ultrachat_dataset.release.sources import TSINGHUA_FILES
 
 
 @dataclass

@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 from conftest import REJECTED_AS
 from ultrachat_dataset.errors import DataFileError
-from ultrachat_dataset.file_shape import HEAD_BYTES, describe_head
-from ultrachat_dataset.pipeline import local_inputs, read_validated
-from ultrachat_dataset.read import READ_REASONS, read_file
+from ultrachat_dataset.reasons import READ_REASONS, VALIDATE_REASONS
 from ultrachat_dataset.rejects import Report
-from ultrachat_dataset.validate import VALIDATE_REASONS, validate
+from ultrachat_dataset.release.file_shape import HEAD_BYTES, describe_head
+from ultrachat_dataset.release.read import read_file
+from ultrachat_dataset.release.sources import local_inputs
+from ultrachat_dataset.stages.validate import read_validated, validate
 
 
 def run(inputs, **options):

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ultrachat_dataset.clean import (
+from ultrachat_dataset.release.read import ROW_SCHEMA
+from ultrachat_dataset.stages.clean import (
     FTFY_CONFIG,
     CleanOptions,
     clean,
@@ -15,7 +16,6 @@ from ultrachat_dataset.clean import (
     fix_turn_text,
     repair_texts,
 )
-from ultrachat_dataset.read import ROW_SCHEMA
 from ultrachat_dataset.turns import is_blank, trim_turns
 
 TRICKY = ["\r\n", "\r", "&amp;", "&lt;b&gt;", "\x1b[31m", "\x1b[0m", "\x00", "\x07", "\x7f",

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ultrachat_dataset.cli import sample_dir
+from ultrachat_dataset.release.sources import sample_dir
 
 
 def ultrachat(*args):

@@ -34,7 +34,7 @@ SCRIPT = WRITE_FILES + r'''
 import json
 from collections import Counter
 from torch.utils.data import DataLoader
-from ultrachat_dataset.streaming import DistributedStream
+from ultrachat_dataset.training.streaming import DistributedStream
 results = []
 for world in (1, 2, 3, 4, 8):
     for workers in (0, 1, 2, 4):
@@ -87,7 +87,7 @@ def test_every_rank_gets_the_same_count_under_a_real_dataloader(torch_python, tm
 RESUME_SCRIPT = WRITE_FILES + r'''
 import itertools, json
 from torch.utils.data import DataLoader
-from ultrachat_dataset.streaming import DistributedStream, StreamLoader
+from ultrachat_dataset.training.streaming import DistributedStream, StreamLoader
 
 def keys(batches):
     return [int(k) for batch in batches for k in batch["key"]]

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ultrachat_dataset.decontaminate import BenchmarkFilter, load_prompts
-from ultrachat_dataset.dedup import DedupKeys, DedupOptions
 from ultrachat_dataset.errors import ConfigError
-from ultrachat_dataset.read import ROW_SCHEMA
-from ultrachat_dataset.synth import _Composer
+from ultrachat_dataset.release.read import ROW_SCHEMA
+from ultrachat_dataset.release.synth import _Composer
+from ultrachat_dataset.stages.decontaminate import BenchmarkFilter, load_prompts
+from ultrachat_dataset.stages.dedup import DedupKeys, DedupOptions
 from ultrachat_dataset.turns import opening_text
 
 

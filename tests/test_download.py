@@ -9,9 +9,10 @@ import re
 import pytest
 from release_server import Fault, ReleaseServer
 
-from ultrachat_dataset.download import LOCK_NAME, DownloadError, DownloadOptions, download
-from ultrachat_dataset.sources import HUB_FILES, TSINGHUA_FILES
-from ultrachat_dataset.synth import synthesize
+from ultrachat_dataset.errors import DownloadError
+from ultrachat_dataset.release.download import LOCK_NAME, DownloadOptions, download
+from ultrachat_dataset.release.sources import HUB_FILES, TSINGHUA_FILES
+from ultrachat_dataset.release.synth import synthesize
 
 
 @pytest.fixture(scope="module")

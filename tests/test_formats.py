@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ultrachat_dataset.errors import ConfigError
 from ultrachat_dataset.formats import convert, for_map
-from ultrachat_dataset.template import TEMPLATE_COLUMNS
+from ultrachat_dataset.training.template import TEMPLATE_COLUMNS
 
 turn = st.text(min_size=1, max_size=20)
 dialogues = st.lists(st.lists(turn, min_size=1, max_size=4).map(lambda t: t * 2 if len(t) % 2 else t)
@@ -119,8 +119,8 @@ def run_cli(*args):
 
 @pytest.fixture(scope="module")
 def prepared_folder(tmp_path_factory):
-    from ultrachat_dataset.cli import sample_dir
-    from ultrachat_dataset.pipeline import local_inputs, prepare
+    from ultrachat_dataset.prepare.pipeline import prepare
+    from ultrachat_dataset.release.sources import local_inputs, sample_dir
     out = tmp_path_factory.mktemp("conv") / "ultrachat"
     prepare(local_inputs("writing", sample_dir()), out, "writing", progress=False)
     return out
@@ -162,8 +162,8 @@ def test_convert_cli_renders_a_chat_template(prepared_folder, tokenizer, tmp_pat
 
 @pytest.fixture(scope="module")
 def prepared_all(tmp_path_factory):
-    from ultrachat_dataset.cli import sample_dir
-    from ultrachat_dataset.pipeline import local_inputs, prepare
+    from ultrachat_dataset.prepare.pipeline import prepare
+    from ultrachat_dataset.release.sources import local_inputs, sample_dir
     out = tmp_path_factory.mktemp("conv-all") / "ultrachat"
     prepare(local_inputs("all", sample_dir()), out, "all", progress=False)
     return out

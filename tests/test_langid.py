@@ -3,10 +3,10 @@
 import numpy as np
 import pyarrow as pa
 
-from ultrachat_dataset import _synth_text
-from ultrachat_dataset.langid import SAMPLE_CHARS, detect_language, detect_languages, filter_languages
-from ultrachat_dataset.read import ROW_SCHEMA
-from ultrachat_dataset.synth import _Composer
+from ultrachat_dataset.release import _synth_text
+from ultrachat_dataset.release.read import ROW_SCHEMA
+from ultrachat_dataset.release.synth import _Composer
+from ultrachat_dataset.stages.langid import SAMPLE_CHARS, detect_language, detect_languages, filter_languages
 
 CODE_HEAVY = [
     "How do I read a CSV file in Python?",

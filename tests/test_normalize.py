@@ -5,7 +5,7 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ultrachat_dataset.normalize import normalize_expr, normalized_hashes, normalized_words
+from ultrachat_dataset.stages.normalize import normalize_expr, normalized_hashes, normalized_words
 
 ascii_text = st.text(alphabet=st.characters(max_codepoint=127), max_size=60)
 SPECIAL = "aZ9 \t\n\r\x0b\x0c\x1f\x00.,'-_!é É\u00a0\u2019\u2028ß日ж"  # spaces, punctuation, non-ASCII

@@ -17,9 +17,10 @@ from pathlib import Path
 import datasets
 import pytest
 
-from ultrachat_dataset.folder import MARKER, OutputFolderError
-from ultrachat_dataset.pipeline import local_inputs, prepare
-from ultrachat_dataset.synth import synthesize
+from ultrachat_dataset.dataset.folder import MARKER, OutputFolderError
+from ultrachat_dataset.prepare.pipeline import prepare
+from ultrachat_dataset.release.sources import local_inputs
+from ultrachat_dataset.release.synth import synthesize
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +175,7 @@ def test_a_swap_cut_between_its_renames_is_mended_by_the_next_run(small, tmp_pat
                           capture_output=True, text=True, check=True).stdout.strip()
     aside = tmp_path / f".ultrachat.old-{dead}-0000"
     os.rename(out, aside)  # as a run killed after moving the old folder aside leaves it
-    from ultrachat_dataset.folder import _mend
+    from ultrachat_dataset.dataset.folder import _mend
     _mend(out.absolute())
     assert snapshot(out) == before and not aside.exists()
 
@@ -197,7 +198,7 @@ def test_a_link_to_a_folder_is_followed_and_stays_a_link(small, tmp_path):
 
 
 def test_without_an_atomic_exchange_two_renames_replace_the_folder(small, tmp_path, monkeypatch):
-    import ultrachat_dataset.folder as folder
+    import ultrachat_dataset.dataset.folder as folder
     monkeypatch.setattr(folder, "_exchange", lambda first, second: False)  # not Linux, say
     out = tmp_path / "ultrachat"
     prepare(local_inputs("all", small), out, "all", progress=False)

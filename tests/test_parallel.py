@@ -7,11 +7,14 @@ import os
 import pyarrow as pa
 import pytest
 
-import ultrachat_dataset.pipeline as pipeline
+import ultrachat_dataset.prepare.pipeline as pipeline
+import ultrachat_dataset.stages.validate as validate_stage
 from ultrachat_dataset.errors import UltraChatError
-from ultrachat_dataset.parallel import ProcessStages, ThreadStages
-from ultrachat_dataset.read import read_file
-from ultrachat_dataset.synth import synthesize
+from ultrachat_dataset.prepare.parallel import ProcessStages, ThreadStages
+from ultrachat_dataset.release.read import read_file
+from ultrachat_dataset.release.sources import local_inputs
+from ultrachat_dataset.release.synth import synthesize
+from ultrachat_dataset.stages.validate import Block
 
 
 def digests(out):
@@ -25,8 +28,8 @@ def test_worker_processes_write_the_same_bytes_as_threads(tmp_path, monkeypatch)
                defect_rates={"mojibake": 0.05, "non_english": 0.05, "duplicate": 0.05,
                              "near_duplicate": 0.05, "casing": 0.05, "invalid_json": 0.02})
     # Small blocks: many of them in flight, taken back in order from several children.
-    monkeypatch.setattr(pipeline, "read_file", functools.partial(read_file, block_bytes=32 << 10))
-    inputs = pipeline.local_inputs("all", data)
+    monkeypatch.setattr(validate_stage, "read_file", functools.partial(read_file, block_bytes=32 << 10))
+    inputs = local_inputs("all", data)
     by_threads = pipeline.prepare(inputs, tmp_path / "threads", progress=False, workers=1,
                                   processes=False)
     by_processes = pipeline.prepare(inputs, tmp_path / "processes", progress=False, workers=3,
@@ -36,7 +39,7 @@ def test_worker_processes_write_the_same_bytes_as_threads(tmp_path, monkeypatch)
 
 
 def test_an_error_in_a_worker_process_is_raised_with_its_traceback():
-    block = pipeline.Block("f.json", pa.table({"id": ["1"]}), pa.table({}))  # no `data` column
+    block = Block("f.json", pa.table({"id": ["1"]}), pa.table({}))  # no `data` column
     with ProcessStages(1, pipeline._per_row_stages, (pipeline.PrepareOptions(), None)) as stages:
         stages.submit(block)
         with pytest.raises(UltraChatError, match=r"(?s)worker process failed.*data"):

@@ -10,12 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import REJECTED_AS
-from ultrachat_dataset import _synth_text
-from ultrachat_dataset.clean import CleanOptions
-from ultrachat_dataset.dedup import DedupOptions
 from ultrachat_dataset.errors import ConfigError
-from ultrachat_dataset.pipeline import PrepareOptions, local_inputs, prepare
-from ultrachat_dataset.synth import DEFECTS, synthesize
+from ultrachat_dataset.prepare.pipeline import PrepareOptions, prepare
+from ultrachat_dataset.release import _synth_text
+from ultrachat_dataset.release.sources import local_inputs
+from ultrachat_dataset.release.synth import DEFECTS, synthesize
+from ultrachat_dataset.stages.clean import CleanOptions
+from ultrachat_dataset.stages.dedup import DedupOptions
 
 # Defects whose rows the later stages reject, with the reason each must carry.
 STAGE_REJECTS = {"self_disclaimer": "self_disclaimer", "duplicate": "exact_duplicate",

@@ -16,9 +16,10 @@ from huggingface_hub import DatasetCard
 
 import ultrachat_dataset
 from ultrachat_dataset.errors import ConfigError
-from ultrachat_dataset.pipeline import local_inputs, prepare
-from ultrachat_dataset.sources import CONFIGS
-from ultrachat_dataset.synth import DEFECTS, synthesize
+from ultrachat_dataset.layout import CONFIGS
+from ultrachat_dataset.prepare.pipeline import prepare
+from ultrachat_dataset.release.sources import local_inputs
+from ultrachat_dataset.release.synth import DEFECTS, synthesize
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -204,8 +205,8 @@ def test_push_refuses_a_folder_that_is_not_prepared(tmp_path):
 
 
 def test_a_row_stays_in_its_split_whatever_else_is_filtered(release, tmp_path):
-    from ultrachat_dataset.dedup import DedupOptions
-    from ultrachat_dataset.pipeline import PrepareOptions
+    from ultrachat_dataset.prepare.pipeline import PrepareOptions
+    from ultrachat_dataset.stages.dedup import DedupOptions
 
     def splits(out, options):
         prepare(local_inputs("world", release), out, "world", options, progress=False)
@@ -221,7 +222,7 @@ def test_a_row_stays_in_its_split_whatever_else_is_filtered(release, tmp_path):
 
 
 def test_a_release_where_nothing_survives_still_publishes_an_empty_dataset(tmp_path):
-    from ultrachat_dataset.synth import synthesize
+    from ultrachat_dataset.release.synth import synthesize
     synthesize(tmp_path / "hub", dialogues=30, seed=1, layout="hub", defect_rates={"no_exchange": 1.0})
     report = prepare(local_inputs("all", tmp_path / "hub"), tmp_path / "out", "all", progress=False)
     assert report.totals().kept == 0 and report.totals().lines == 30

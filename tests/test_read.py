@@ -7,7 +7,7 @@ import pytest
 
 from conftest import write_lines
 from ultrachat_dataset.errors import DataFileError
-from ultrachat_dataset.read import read_file
+from ultrachat_dataset.release.read import read_file
 
 GOOD = {"id": "7", "data": ["Hello?", "Hi there."]}
 

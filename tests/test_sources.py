@@ -5,7 +5,7 @@ import gzip
 import pytest
 
 from ultrachat_dataset.errors import ConfigError, SourceError
-from ultrachat_dataset.sources import find_local, release_files
+from ultrachat_dataset.release.sources import find_local, release_files
 
 
 def touch(directory, *names):

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 from lexicalrichness import LexicalRichness
 
-from ultrachat_dataset.stats import compute, load_dialogues, mtld, stats_of, topic_diversity, words
-from ultrachat_dataset.synth import EXCHANGES, synthesize
+from ultrachat_dataset.insight.stats import compute, load_dialogues, mtld, stats_of, topic_diversity, words
+from ultrachat_dataset.release.synth import EXCHANGES, synthesize
 
 TEXTS = [
     "The cat sat on the mat and the dog sat on the log while the bird sang a song to the sun.",
@@ -59,7 +59,8 @@ def test_topic_diversity_is_zero_for_copies_and_higher_for_different_texts():
 
 
 def test_stats_of_a_prepared_folder_stream_the_same_numbers(corpus, tmp_path):
-    from ultrachat_dataset.pipeline import PrepareOptions, local_inputs, prepare
+    from ultrachat_dataset.prepare.pipeline import PrepareOptions, prepare
+    from ultrachat_dataset.release.sources import local_inputs
     folder, _ = corpus
     prepare(local_inputs("all", folder), tmp_path / "out", "all", PrepareOptions(), progress=False)
     streamed = {s.name: s for s in stats_of(tmp_path / "out", sample=300)}
@@ -74,7 +75,8 @@ def test_the_card_gathers_in_the_pipeline_what_reading_the_folder_measures(corpu
     read of the written folder (the sampled means differ only by which rows are sampled)."""
     import re
 
-    from ultrachat_dataset.pipeline import local_inputs, prepare
+    from ultrachat_dataset.prepare.pipeline import prepare
+    from ultrachat_dataset.release.sources import local_inputs
     folder, _ = corpus
     prepare(local_inputs("all", folder), tmp_path / "out", "all", progress=False)
     card = (tmp_path / "out" / "README.md").read_text()

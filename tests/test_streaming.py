@@ -9,8 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from ultrachat_dataset.errors import ConfigError
-from ultrachat_dataset.pipeline import local_inputs, prepare
-from ultrachat_dataset.streaming import DistributedStream, iterable_dataset, plan_chunks, split_files
+from ultrachat_dataset.layout import split_files
+from ultrachat_dataset.prepare.pipeline import prepare
+from ultrachat_dataset.release.sources import local_inputs
+from ultrachat_dataset.training.streaming import DistributedStream, iterable_dataset, plan_chunks
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +112,7 @@ def test_chunks_are_at_least_the_asked_number_and_cover_every_row(files):
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    from ultrachat_dataset.cli import sample_dir
+    from ultrachat_dataset.release.sources import sample_dir
     out = tmp_path_factory.mktemp("prepared") / "ultrachat"
     prepare(local_inputs("all", sample_dir()), out, "all", progress=False)
     return out

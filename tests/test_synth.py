@@ -6,9 +6,9 @@ import json
 import pytest
 
 from ultrachat_dataset.errors import ConfigError
-from ultrachat_dataset.pipeline import local_inputs
-from ultrachat_dataset.read import read_file
-from ultrachat_dataset.synth import EXCHANGES, SynthOptions, parse_defect_rates, synthesize
+from ultrachat_dataset.release.read import read_file
+from ultrachat_dataset.release.sources import local_inputs
+from ultrachat_dataset.release.synth import EXCHANGES, SynthOptions, parse_defect_rates, synthesize
 
 
 def digest(directory):

@@ -5,8 +5,8 @@ tokenizer trained here), pieces that say what they hold, and text that is what t
 import pyarrow.parquet as pq
 import pytest
 
-from ultrachat_dataset.synth_tokenizer import train_chat_tokenizer
-from ultrachat_dataset.template import is_marked, render_batch, render_dialogues
+from ultrachat_dataset.training.synth_tokenizer import train_chat_tokenizer
+from ultrachat_dataset.training.template import is_marked, render_batch, render_dialogues
 
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}"
           "{% if message['role'] == 'assistant' %}{% generation %}"
@@ -38,8 +38,9 @@ def unmarked(template: str) -> str:
 def dialogues(tmp_path_factory):
     """A few hundred prepared dialogues, some with a system prompt."""
     from ultrachat_dataset.formats import convert
-    from ultrachat_dataset.pipeline import local_inputs, prepare
-    from ultrachat_dataset.synth import synthesize
+    from ultrachat_dataset.prepare.pipeline import prepare
+    from ultrachat_dataset.release.sources import local_inputs
+    from ultrachat_dataset.release.synth import synthesize
     folder = tmp_path_factory.mktemp("template")
     synthesize(folder / "release", dialogues=400, seed=9, length_scale=0.3)
     prepare(local_inputs("all", folder / "release"), folder / "out", "all", progress=False)
@@ -137,7 +138,7 @@ def test_render_batch_names_the_dialogue_and_the_turns_of_every_piece(tokenizers
 @pytest.mark.parametrize("side", ["right", "left"])
 def test_the_labels_collator_trains_on_the_assistant_tokens_only(tokenizers, dialogues, side,
                                                                 monkeypatch):
-    from ultrachat_dataset.template import AssistantLabelsCollator
+    from ultrachat_dataset.training.template import AssistantLabelsCollator
     tokenizer = tokenizers["chatml"]
     monkeypatch.setattr(tokenizer, "padding_side", side)
     features = render_batch(tokenizer, {"id": ["a", "b", "c"], "messages": dialogues[:3]})

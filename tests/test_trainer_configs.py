@@ -12,9 +12,9 @@ import datasets
 import pytest
 import yaml
 
-from ultrachat_dataset.cli import sample_dir
-from ultrachat_dataset.convert import convert_path
-from ultrachat_dataset.pipeline import local_inputs, prepare
+from ultrachat_dataset.prepare.pipeline import prepare
+from ultrachat_dataset.release.sources import local_inputs, sample_dir
+from ultrachat_dataset.training.convert import convert_path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 # axolotl's default role names (ChatTemplatePrompter, no `roles:` in the config)

@@ -4,8 +4,8 @@ import pyarrow as pa
 import pytest
 
 from ultrachat_dataset.errors import ConfigError
-from ultrachat_dataset.read import ROW_SCHEMA
-from ultrachat_dataset.validate import validate
+from ultrachat_dataset.release.read import ROW_SCHEMA
+from ultrachat_dataset.stages.validate import validate
 
 
 def rows(*items):

@@ -23,15 +23,14 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 
-from .clean import DEFAULT_FILTERS, CleanOptions
-from .dedup import DEFAULT_DEDUP, DedupOptions
-from .download import LOCK_NAME, SOURCES, DownloadOptions, LockFile, release_inputs
+from .dataset.write import TEST_FRACTION
 from .errors import ConfigError, SourceError
-from .pipeline import PrepareOptions, prepare
-from .publish import CONFIG_DESCRIPTIONS, dataset_features
-from .sources import CONFIGS, find_local
-from .streaming import split_files
-from .write import SPLITS, TEST_FRACTION
+from .layout import CONFIG_DESCRIPTIONS, CONFIGS, SPLITS, dataset_features, split_files
+from .prepare.pipeline import PrepareOptions, prepare
+from .release.download import LOCK_NAME, SOURCES, DownloadOptions, LockFile, release_inputs
+from .release.sources import find_local
+from .stages.clean import DEFAULT_FILTERS, CleanOptions
+from .stages.dedup import DEFAULT_DEDUP, DedupOptions
 
 _Key = getattr(datasets.builder, "Key", None)  # datasets >= 4 keys tables with Key(shard, batch)
 

@@ -5,28 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import textwrap
-from importlib import resources
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from .clean import DEFAULT_FILTERS, FILTERS, CleanOptions
-from .dedup import DEDUP_MODES, DEFAULT_DEDUP, DedupOptions
-from .download import SOURCES, DownloadOptions, default_release_dir, download, release_inputs
+from .dataset.folder import check_replaceable
 from .errors import UltraChatError
-from .folder import check_replaceable
 from .formats import FORMATS
-from .pipeline import REPAIR_KINDS, PrepareOptions, describe_reason, local_inputs, prepare
-from .rejects import Report, by_count
-from .sources import CONFIGS
-from .synth import DEFECTS, FILE_DEFECTS, SynthOptions, parse_defect_rates, synthesize
-from .validate import ODD_TURN_POLICIES
-
-
-def sample_dir() -> Path:
-    """The bundled sample: a few hundred dialogues per sector, gzipped, with some defects."""
-    return Path(str(resources.files("ultrachat_dataset") / "sample"))
+from .layout import CONFIGS
+from .prepare.pipeline import PrepareOptions, prepare
+from .prepare.summary import print_dialogue, print_report
+from .release.download import SOURCES, DownloadOptions, default_release_dir, download, release_inputs
+from .release.sources import local_inputs, sample_dir
+from .release.synth import DEFECTS, FILE_DEFECTS, SynthOptions, parse_defect_rates, synthesize
+from .stages.clean import DEFAULT_FILTERS, FILTERS, CleanOptions
+from .stages.dedup import DEDUP_MODES, DEFAULT_DEDUP, DedupOptions
+from .stages.validate import ODD_TURN_POLICIES
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
@@ -76,13 +70,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 def cmd_download(args: argparse.Namespace) -> None:
     args.dest = args.dest or default_release_dir()
-    result = download(args.config, args.dest, _download_options(args))
-    size = sum(f.path.stat().st_size for f in result.files)
-    print(f"{len(result.files)} files ({size / 1e6:.1f} MB) from {result.origin} in {args.dest}:")
-    width = max(len(item.source) for item in result.files)
-    for item in result.files:
-        sector = f"({item.sector or 'no sector'})"
-        print(f"  {item.source:<{width}}  {sector:<13}  {result.checks.get(item.source, '')}")
+    print(download(args.config, args.dest, _download_options(args)).summary(args.dest))
 
 
 def _download_options(args: argparse.Namespace) -> DownloadOptions:
@@ -115,7 +103,7 @@ def _add_download_options(parser: argparse.ArgumentParser, default_source: str) 
 
 
 def cmd_convert(args: argparse.Namespace) -> None:
-    from .convert import convert_path
+    from .training.convert import convert_path
     tokenizer = None
     if args.tokenizer:
         from transformers import AutoTokenizer  # the `chat` extra
@@ -128,34 +116,18 @@ def cmd_convert(args: argparse.Namespace) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> None:
-    import json
-
-    from .stats import TOKEN_SAMPLE_FACTOR, format_table, load_dialogues, stats_of
-    tokenizer = _tokenizer(args.tokenizer)
-    rows = [(str(path), sector_stats) for path in args.paths
-            for sector_stats in stats_of(path, args.config, args.sample, args.seed, tokenizer)]
-    print(format_table(rows))
-    print(f"\ntokens: {'whitespace' if not args.tokenizer else args.tokenizer}, lengths averaged over "
-          f"{TOKEN_SAMPLE_FACTOR * args.sample} sampled dialogues (counts exact); MTLD over "
-          f"{args.sample} sampled utterances; topic diversity: TF-IDF (hashed uni+bigrams) over "
-          f"{args.sample} sampled dialogues; coherence (ChatGPT-rated) not computable offline")
+    from .insight.stats import stats_text
+    print(stats_text(args.paths, args.config, args.sample, args.seed, args.tokenizer))
     if args.plot:
-        from .plots import plot_all
-        report = Path(args.paths[-1]) / "report.json"
-        rejected = json.loads(report.read_text())["rejected"] if report.is_file() else None
-        for path in plot_all(load_dialogues(args.paths[-1], args.config), args.plot, rejected):
+        from .insight.plots import plot_folder
+        for path in plot_folder(args.paths[-1], args.config, args.plot):
             print(f"wrote {path}")
 
 
-def _tokenizer(name: str | None):
-    if not name:
-        return None
-    from transformers import AutoTokenizer  # the `chat` extra
-    return AutoTokenizer.from_pretrained(name)
 
 
 def cmd_push(args: argparse.Namespace) -> None:
-    from .publish import push_folder  # imports datasets: only when pushing
+    from .dataset.push import push_folder
 
     files = push_folder(args.folder, args.repo, private=args.private, revision=args.revision,
                         dry_run=args.dry_run)
@@ -172,35 +144,8 @@ def _names(value: str) -> tuple[str, ...]:
     return () if value.strip() == "none" else tuple(n.strip() for n in value.split(",") if n.strip())
 
 
-def print_report(report: Report, title: str) -> None:
-    totals = report.totals()
-    print(f"\nRead {title}: {totals.lines} lines -> {totals.kept} dialogues kept, "
-          f"{sum(totals.rejected.values())} lines rejected\n")
-    width = max(len(name) for name in report.files) if report.files else 10
-    print(f"  {'file':<{width}}  {'lines':>8}  {'kept':>8}  {'rejected':>8}")
-    for name, counts in sorted(report.files.items()):
-        print(f"  {name:<{width}}  {counts.lines:>8}  {counts.kept:>8}  "
-              f"{sum(counts.rejected.values()):>8}")
-    for heading, counter, describe in (("rejected, by reason", totals.rejected, describe_reason),
-                                       ("repaired and kept", totals.repaired, REPAIR_KINDS.get)):
-        if counter:
-            print(f"\n{heading}:")
-            for reason, count in by_count(counter):
-                print(f"  {reason:<22} {count:>7}  {describe(reason) or ''}")
 
 
-def print_dialogue(row: dict, width: int = 100, shown_turns: int = 4) -> None:
-    messages = row["messages"]
-    print(f"\nOne dialogue: id {row['id']}, sector {row['sector']}, {row['source']} line "
-          f"{row['line']}, {row['num_exchanges']} exchanges, language {row['language']}")
-    for message in messages[:shown_turns]:
-        content = message["content"]
-        short = content if len(content) <= 400 else content[:400] + " [...]"
-        body = textwrap.fill(short, width, initial_indent=f"  {message['role']:>9}: ",
-                             subsequent_indent=" " * 13)
-        print(body)
-    if len(messages) > shown_turns:
-        print(f"  ... {len(messages) - shown_turns} more turns")
 
 
 class _Parser(argparse.ArgumentParser):

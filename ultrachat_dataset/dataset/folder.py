@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import UltraChatError
+from ..errors import UltraChatError
 
 MARKER = ".ultrachat-dataset.json"
 _BUILDING, _OLD = "building", "old"

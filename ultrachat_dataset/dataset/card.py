@@ -18,55 +18,13 @@ import pyarrow.parquet as pq
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
-from huggingface_hub import DatasetCard, DatasetCardData, HfApi
+from huggingface_hub import DatasetCard, DatasetCardData
 
-from .errors import ConfigError
-from .folder import MARKER, read_marker
-from .pipeline import REPAIR_KINDS, describe_reason
-from .rejects import Report, by_count
-from .sources import ALL_FILES, SECTORS
-from .stats import STATS_SAMPLE, TOKEN_SAMPLE_FACTOR, StatsCollector, compute_folder, format_table
-from .write import SPLITS, UNLABELLED, shard_files
-
-CONFIG_DESCRIPTIONS = {
-    "all": "every sector (and the Hub copy's unlabelled rows, if that was the source)",
-    "world": "Questions about the World",
-    "writing": "Writing and Creation",
-    "assistance": "Assistance on Existent Materials",
-}
-
-
-def dataset_features() -> datasets.Features:
-    message = {"role": datasets.Value("string"), "content": datasets.Value("string")}
-    # datasets >= 4 has `List`; 3.x spells a list of structs as a one-item Python list.
-    messages = datasets.List(message) if hasattr(datasets, "List") else [message]
-    return datasets.Features({
-        "key": datasets.Value("string"),
-        "id": datasets.Value("string"),
-        "sector": datasets.Value("string"),
-        "source": datasets.Value("string"),
-        "line": datasets.Value("int64"),
-        "prompt": datasets.Value("string"),
-        "prompt_id": datasets.Value("string"),
-        "messages": messages,
-        "num_exchanges": datasets.Value("int32"),
-        "language": datasets.Value("string"),
-    })
-
-
-def folder_configs(out_dir: str | Path) -> dict[str, list[str]]:
-    """config name -> the sector folders it reads. `all` when the folder holds the whole release."""
-    data = Path(out_dir) / "data"
-    present = [name for name in (*SECTORS, UNLABELLED) if (data / name).is_dir()]
-    configs = {sector: [sector] for sector in SECTORS if sector in present}
-    if UNLABELLED in present or set(SECTORS) <= set(present):
-        configs = {"all": present, **configs}
-    return configs
-
-
-def data_files(folders: list[str], split: str) -> str | list[str]:
-    paths = [f"data/{folder}/{split}-*.parquet" for folder in folders]
-    return paths[0] if len(paths) == 1 else paths
+from ..insight.stats import STATS_SAMPLE, TOKEN_SAMPLE_FACTOR, StatsCollector, compute_folder, format_table
+from ..layout import CONFIG_DESCRIPTIONS, SPLITS, data_files, dataset_features, folder_configs, shard_files
+from ..reasons import REPAIR_KINDS, describe_reason
+from ..rejects import Report, by_count
+from ..release.sources import ALL_FILES
 
 
 def split_sizes(out_dir: Path, folders: list[str]) -> dict[str, tuple[int, int, int]]:
@@ -84,7 +42,7 @@ def split_sizes(out_dir: Path, folders: list[str]) -> dict[str, tuple[int, int, 
 def card_template_path() -> Path:
     """`cards/template.md`: inside the installed package, or at the root of a source checkout."""
     packaged = Path(str(resources.files("ultrachat_dataset"))) / "cards" / "template.md"
-    checkout = Path(__file__).resolve().parent.parent / "cards" / "template.md"
+    checkout = Path(__file__).resolve().parents[2] / "cards" / "template.md"
     return packaged if packaged.is_file() else checkout
 
 
@@ -167,26 +125,5 @@ def _size_category(rows: int) -> str:
     return "10M<n<100M"
 
 
-# Files of the folder that are not the dataset: the spool of an interrupted run.
-PUSH_IGNORE = [".spool/**", "**/.*.partial"]
 
 
-def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
-                dry_run: bool = False, token: str | None = None) -> list[str]:
-    """Upload a prepared folder as a dataset repo with `huggingface_hub` (endpoint, token and
-    offline mode from the usual HF_* variables). Returns the files uploaded (or that would be)."""
-    folder = Path(folder)
-    if read_marker(folder) is None or not (folder / "README.md").is_file():
-        raise ConfigError(f"{folder} is not a prepared dataset folder (no {MARKER} and README.md): "
-                          "run `ultrachat prepare ... --out FOLDER` first")
-    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                   if p.is_file() and not any(p.match(pattern) for pattern in PUSH_IGNORE)
-                   and ".spool" not in p.parts)
-    if dry_run:
-        return files
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                      revision=revision, ignore_patterns=PUSH_IGNORE,
-                      commit_message="Upload UltraChat prepared by ultrachat-dataset")
-    return files

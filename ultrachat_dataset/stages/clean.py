@@ -21,9 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import ConfigError
-from .rejects import rejects_from_rows
-from .turns import TurnLayout, flags, is_blank, set_data, string_buffers, trim_turns
+from ..errors import ConfigError
+from ..rejects import rejects_from_rows
+from ..turns import TurnLayout, flags, is_blank, set_data, string_buffers, trim_turns
 
 # HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
 # legitimate text (and CJK punctuation), so they stay too. The rest is ftfy's default.
@@ -37,20 +37,6 @@ FILTERS = {
     "casing": "capitalise sentence starts after . ! ? ('Hello. how are you?'), never in code or URLs",
 }
 DEFAULT_FILTERS = tuple(FILTERS)
-CLEAN_REASONS = {
-    "empty_after_cleaning": "a turn is empty once repaired and trimmed",
-    "self_disclaimer": "an assistant turn disclaims being an AI with no emotions or opinions",
-    "only_polite_closing": "nothing is left once the polite closing exchanges are trimmed",
-    "too_few_exchanges": "fewer exchanges than --min-exchanges",
-    "too_many_exchanges": "more exchanges than --max-exchanges",
-    "too_short": "fewer characters than --min-chars",
-    "too_long": "more characters than --max-chars",
-}
-CLEAN_REPAIRS = {
-    "text_repaired": "ftfy changed at least one turn (mojibake, control characters, ...)",
-    "trimmed_polite_closing": "closing 'Thank you' / 'You're welcome' exchanges were trimmed",
-    "fixed_sentence_case": "a sentence start was capitalised",
-}
 
 _DISCLAIMER = (r"(?i)\bas an ai\b|\bas an? (?:ai )?language model\b|\bi (?:do not|don't|cannot|can't)"
                r" (?:have|experience|possess) (?:any )?(?:personal )?(?:emotions|feelings|opinions|"

@@ -26,11 +26,11 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from .errors import ConfigError
-from .folder import building, read_marker
-from .formats import convert
-from .publish import describe_configs, folder_configs
-from .write import SPLITS, shard_files
+from ..dataset.card import describe_configs
+from ..dataset.folder import building, read_marker
+from ..errors import ConfigError
+from ..formats import convert
+from ..layout import SPLITS, folder_configs, shard_files
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 FILE_SUFFIXES = (*JSONL_SUFFIXES, ".parquet")

@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .turns import flags, string_buffers
+from ..turns import flags, string_buffers
 
 _ALNUM = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _WHITE_SPACE = b"\t\n\x0b\x0c\r "  # the ASCII part of Unicode White_Space (regex `\s`)

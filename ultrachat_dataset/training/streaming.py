@@ -25,8 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import ConfigError
-from .write import shard_files
+from ..errors import ConfigError
+from ..layout import split_files
 
 try:  # a torch IterableDataset when torch is there, so DataLoader takes the iterable path
     from torch.utils.data import IterableDataset as _IterableBase
@@ -38,13 +38,6 @@ except ImportError:  # pragma: no cover - torch is optional
 REMAINDERS = ("drop", "pad")
 
 
-def split_files(folder: str | Path, config: str = "all", split: str = "train") -> list[Path]:
-    """The parquet shards of a config's split in a prepared folder (per the card's layout)."""
-    from .publish import folder_configs
-    configs = folder_configs(folder)
-    if config not in configs:
-        raise ConfigError(f"{folder} has no config {config!r}: it has {', '.join(configs) or 'none'}")
-    return shard_files(folder, configs[config], (split,))
 
 
 @dataclass(frozen=True)
@@ -88,7 +81,7 @@ def iterable_dataset(folder: str | Path, config: str = "all", split: str = "trai
     """
     import datasets
 
-    from .publish import dataset_features
+    from ..layout import dataset_features
     files = split_files(folder, config, split)
     row_groups = sum(pq.ParquetFile(path).metadata.num_row_groups for path in files)
     if row_groups >= num_shards and hasattr(datasets.IterableDataset, "reshard"):

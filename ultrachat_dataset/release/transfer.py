@@ -24,17 +24,26 @@ import urllib.parse
 import urllib.request
 from http.client import HTTPException
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from tqdm.auto import tqdm
 
-from .errors import DownloadError, NoNetworkError
-
-if TYPE_CHECKING:
-    from .download import DownloadOptions
+from ..errors import DownloadError, NoNetworkError
 
 _CHUNK = 1 << 20
 _PERMANENT_HTTP = {400, 401, 403, 404, 410}  # retrying cannot help
+
+
+class TransferSettings(Protocol):
+    """What a transfer reads of `download.DownloadOptions`."""
+
+    retries: int
+    backoff: float
+    timeout: float
+    min_speed: float
+    speed_window: float
+    total_timeout: float
+    progress: bool
 
 
 class _Restart(Exception):
@@ -45,7 +54,7 @@ class _Refused(Exception):
     """The host answered with something that is not the file (retrying the same URL cannot help)."""
 
 
-def http_fetch(url: str, part: Path, options: DownloadOptions, name: str, position: int) -> None:
+def http_fetch(url: str, part: Path, options: TransferSettings, name: str, position: int) -> None:
     """GET `url` into `part`, resuming with Range (and If-Range) after a drop; retries with backoff.
 
     Raises `DownloadError` naming the release file and URL, `NoNetworkError` on a DNS failure.
@@ -125,7 +134,7 @@ def _body_start(response, have: int) -> int:
                    f"{'an unstated byte' if first is None else f'byte {first}'}")
 
 
-def _copy(response, out, bar, options: DownloadOptions, deadline: float, check_head: bool) -> None:
+def _copy(response, out, bar, options: TransferSettings, deadline: float, check_head: bool) -> None:
     """The body into `out`; a trickle or the deadline raise `TimeoutError` (retried while time is
     left). An HTML page is refused at its first bytes."""
     window_start, window_bytes = time.monotonic(), 0

@@ -24,9 +24,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..turns import TurnLayout, opening_text
 from .normalize import normalized_hashes, normalized_words
-from .turns import TurnLayout, opening_text
 
 DEDUP_MODES = {
     "exact": "drop dialogues equal to an earlier one after normalisation (case, space, punctuation)",
@@ -34,11 +34,6 @@ DEDUP_MODES = {
     "opener": "drop dialogues whose first user turn equals an earlier one's (normalised)",
 }
 DEFAULT_DEDUP = ("exact", "near")
-DEDUP_REASONS = {
-    "exact_duplicate": "equal to an earlier dialogue after normalisation (NFKC, case, punctuation)",
-    "near_duplicate": "nearly equal to an earlier dialogue (MinHash LSH)",
-    "duplicate_opener": "its first user turn equals an earlier dialogue's",
-}
 _REASON_CODES = (None, "exact_duplicate", "near_duplicate", "duplicate_opener")
 _U64 = np.uint64
 _MIX = _U64(0x9E3779B97F4A7C15)

@@ -10,28 +10,20 @@ Odd-length `data` (a dangling user turn with no answer) follows `odd_turns`:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from tqdm.auto import tqdm
 
-from .errors import ConfigError
-from .read import READ_REASONS
-from .rejects import rejects_from_rows
-from .turns import TurnLayout, flags, is_blank, set_data
+from ..errors import ConfigError
+from ..rejects import Report, rejects_from_rows
+from ..release.read import read_file
+from ..release.sources import InputFile
+from ..turns import TurnLayout, flags, is_blank, set_data
 
-VALIDATE_REASONS = {
-    "missing_id": "`id` is absent, null or empty",
-    "data_missing": "`data` is absent or null",
-    "turn_not_string": READ_REASONS["turn_not_string"],
-    "odd_turns": "`data` ends with a user turn that has no answer (odd_turns='reject')",
-    "no_exchange": "fewer than one user + assistant exchange",
-    "empty_turn": "a turn shows nothing: empty, white space or invisible characters only",
-}
-VALIDATE_REPAIRS = {
-    "trimmed_dangling_turn": "a dangling last user turn was dropped (odd_turns='trim')",
-}
 ODD_TURN_POLICIES = ("trim", "reject")
 
 
@@ -95,3 +87,34 @@ def _details(reasons: list[str], null_id: np.ndarray, lengths: np.ndarray, null_
         "empty_turn": lambda i: f"turn {blank_turn[i]} is empty or invisible",
     }
     return [described[reason](index) for index, reason in enumerate(reasons)]
+
+
+@dataclass
+class Block:
+    """What read and validation made of one block of one file."""
+
+    source: str
+    rows: pa.Table
+    rejects: pa.Table
+
+
+def read_validated(inputs: list[InputFile], report: Report, *, odd_turns: str = "trim",
+                   progress: bool = True) -> Iterator[Block]:
+    """Valid rows and rejects block by block over every input, counting lines, rejects, repairs.
+
+    Kept rows are not counted here: the caller counts what it finally keeps.
+    """
+    total = sum(item.path.stat().st_size for item in inputs)
+    with tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress) as bar:
+        for item in inputs:
+            report.file(item.source)  # a file with no line still appears in the report
+            for batch in read_file(item.path, sector=item.sector, source=item.source,
+                                   on_progress=bar.update):
+                report.add_lines(item.source, batch.lines)
+                report.add_repairs(item.source, batch.repairs)
+                report.add_rejects(batch.rejects)
+                checked = validate(batch.rows, odd_turns=odd_turns)
+                report.add_repairs(item.source, checked.repairs)
+                report.add_rejects(checked.rejects)
+                yield Block(item.source, checked.rows,
+                            pa.concat_tables([batch.rejects, checked.rejects]))

@@ -23,9 +23,10 @@ import threading
 import traceback
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import UltraChatError
+from ..errors import UltraChatError
 
 _LENGTH = struct.Struct("<Q")
 
@@ -54,9 +55,9 @@ class ProcessStages:
         self._taken = 0
         # The package's folder is appended to the child's path (after everything else, so it
         # shadows nothing): it imports this package even when it is not installed.
-        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        package_parent = str(Path(__file__).resolve().parents[2])
         command = (f"import sys; sys.path.append({package_parent!r}); "
-                   "from ultrachat_dataset.parallel import _serve_stdio; _serve_stdio()")
+                   f"from {__name__} import _serve_stdio; _serve_stdio()")
         for _ in range(count):
             child = subprocess.Popen([sys.executable, "-c", command],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)

@@ -22,25 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .formats import MESSAGES_TYPE, data_to_messages
+from ..formats import data_to_messages
+from ..layout import PREPARED_SCHEMA, SPLITS, UNLABELLED
 
-PREPARED_SCHEMA = pa.schema([
-    ("key", pa.string()),  # unique and stable: "<source>:<line>" (release ids repeat across files)
-    ("id", pa.string()),  # the release's id
-    ("sector", pa.string()),
-    ("source", pa.string()),
-    ("line", pa.int64()),
-    ("prompt", pa.string()),  # the opening user turn, and the sha256 hex of it: as ultrachat_200k
-    ("prompt_id", pa.string()),
-    ("messages", MESSAGES_TYPE),
-    ("num_exchanges", pa.int32()),
-    ("language", pa.string()),
-])
 SHARD_BYTES = 500 << 20
 ROW_GROUP_BYTES = 100 << 20
-SPLITS = ("train", "test")
 TEST_FRACTION = 0.01
-UNLABELLED = "unlabelled"  # the folder of rows whose sector is unknown (the Hub copy)
 
 
 def is_test(rows: pa.Table, test_fraction: float = TEST_FRACTION) -> np.ndarray:
@@ -52,10 +39,6 @@ def is_test(rows: pa.Table, test_fraction: float = TEST_FRACTION) -> np.ndarray:
                      for text in openers], bool)
 
 
-def shard_files(out_dir: str | Path, folders: list[str], splits: tuple[str, ...] = SPLITS) -> list[Path]:
-    """The shards of `splits` in the sector `folders` of a prepared folder, folder by folder."""
-    return [path for folder in folders for split in splits
-            for path in sorted((Path(out_dir) / "data" / folder).glob(f"{split}-*.parquet"))]
 
 
 class DatasetWriter:

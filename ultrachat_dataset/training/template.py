@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 _GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
 TEMPLATE_SCHEMA = pa.schema([

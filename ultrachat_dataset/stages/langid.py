@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
-from .rejects import rejects_from_rows
-from .turns import opening_text
+from ..rejects import rejects_from_rows
+from ..turns import opening_text
 
 SAMPLE_CHARS = 600
 LANGDETECT_CHARS = 300

@@ -7,12 +7,12 @@ file records them (trust on first use) or the user supplies them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-from .errors import ConfigError, SourceError
+from ..errors import ConfigError, SourceError
+from ..layout import check_config
 
-SECTORS = ("world", "writing", "assistance")
-CONFIGS = ("all", *SECTORS)
 HUB_REPO = "stingning/ultrachat"
 TSINGHUA_URL = "https://cloud.tsinghua.edu.cn/f/{key}/?dl=1"
 # A local copy may be compressed; the reader detects gzip by its magic bytes, not by the name.
@@ -46,10 +46,6 @@ HUB_FILES = tuple(ReleaseFile(f"train_{index}.jsonl", "hub", None) for index in 
 ALL_FILES = TSINGHUA_FILES + HUB_FILES
 
 
-def check_config(config: str) -> str:
-    if config not in CONFIGS:
-        raise ConfigError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
-    return config
 
 
 def release_files(config: str, origin: str) -> tuple[ReleaseFile, ...]:
@@ -112,3 +108,20 @@ def _local_path(directory: Path, name: str) -> Path | None:
         raise SourceError(f"{directory} holds two copies of {name}: {' and '.join(p.name for p in copies)}; "
                           "keep the one you trust and move the other away")
     return copies[0] if copies else None
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    source: str  # the release file name, as rows and rejects name it
+    sector: str | None
+
+
+def local_inputs(config: str, data_dir: str | Path) -> list[InputFile]:
+    return [InputFile(found.path, found.release.name, found.release.sector)
+            for found in find_local(data_dir, config)]
+
+
+def sample_dir() -> Path:
+    """The bundled sample: a few hundred dialogues per sector, gzipped, with some defects."""
+    return Path(str(resources.files("ultrachat_dataset") / "sample"))

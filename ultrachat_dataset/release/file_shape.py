@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import DataFileError
+from ..errors import DataFileError
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"

@@ -18,12 +18,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import ConfigError
+from ..rejects import rejects_from_rows
+from ..turns import TurnLayout
 from .dedup import word_shingles
-from .errors import ConfigError
-from .rejects import rejects_from_rows
-from .turns import TurnLayout
 
-DECONTAMINATE_REASONS = {"benchmark_overlap": "a user turn contains a benchmark prompt"}
 PROMPT_FIELDS = ("prompt", "instruction", "question", "turns")
 
 

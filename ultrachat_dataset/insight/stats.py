@@ -24,10 +24,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from .errors import ConfigError
-from .formats import MESSAGES_TYPE as MESSAGES
-from .turns import TurnLayout
-from .write import shard_files
+from ..errors import ConfigError
+from ..formats import MESSAGES_TYPE as MESSAGES
+from ..layout import shard_files
+from ..turns import TurnLayout
 
 PAPER = {"dialogues": 1_468_352, "avg_exchanges": 3.8, "avg_dialogue_tokens": 1467.4,
          "avg_utterance_tokens": 309.3, "mtld": 74.3, "topic_diversity": 0.702}
@@ -86,15 +86,16 @@ def stats_of(path: str | Path, config: str = "all", sample: int = 2000, seed: in
 
 def load_dialogues(path: str | Path, config: str = "all") -> pa.Table:
     """`sector` and `messages` of every dialogue in a prepared folder, a release folder or a file."""
-    from .formats import convert
+    from ..formats import convert
     path = Path(path)
     if is_prepared_folder(path):
-        from .streaming import split_files
+        from ..layout import split_files
         files = [f for split in ("train", "test") for f in split_files(path, config, split)]
         return pa.concat_tables(pq.read_table(f, columns=["sector", "messages"]) for f in files)
     if path.is_dir():  # the raw release: read and validated, nothing cleaned
-        from .pipeline import local_inputs, read_validated
-        from .rejects import Report
+        from ..rejects import Report
+        from ..release.sources import local_inputs
+        from ..stages.validate import read_validated
         blocks = [block.rows.select(["sector", "data"])
                   for block in read_validated(local_inputs(config, path), Report(), progress=False)]
         table = pa.concat_tables(blocks)
@@ -173,7 +174,7 @@ def compute(table: pa.Table, sample: int = 2000, seed: int = 0, tokenizer=None) 
 def compute_folder(folder: str | Path, config: str = "all", sample: int = 2000, seed: int = 0,
                    tokenizer=None, progress: bool = False) -> list[SectorStats]:
     """The same over a prepared folder, streamed row group by row group: memory stays flat."""
-    from .publish import folder_configs
+    from ..layout import folder_configs
     sources = {}
     for sector in folder_configs(folder)[config]:
         files = shard_files(folder, [sector])
@@ -278,3 +279,19 @@ def format_table(rows: list[tuple[str, SectorStats]], include_paper: bool = True
                      f"{p['avg_dialogue_tokens']} | {p['avg_utterance_tokens']} | {p['mtld']} | "
                      f"{p['topic_diversity']} |")
     return "\n".join(lines)
+
+
+def stats_text(paths: list, config: str, sample: int, seed: int, tokenizer_name: str | None) -> str:
+    """The Table 4 measures of each path (a release folder, a prepared folder or a file) as text,
+    with a note on how they were measured. `tokenizer_name`: count tokens with it (a folder or a
+    Hub name; the `chat` extra), else whitespace."""
+    tokenizer = None
+    if tokenizer_name:
+        from transformers import AutoTokenizer  # the `chat` extra
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name)
+    rows = [(str(path), sector_stats) for path in paths
+            for sector_stats in stats_of(path, config, sample, seed, tokenizer)]
+    return (f"{format_table(rows)}\n\ntokens: {tokenizer_name or 'whitespace'}, lengths averaged over "
+            f"{TOKEN_SAMPLE_FACTOR * sample} sampled dialogues (counts exact); MTLD over {sample} "
+            f"sampled utterances; topic diversity: TF-IDF (hashed uni+bigrams) over {sample} sampled "
+            "dialogues; coherence (ChatGPT-rated) not computable offline")

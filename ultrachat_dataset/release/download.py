@@ -29,10 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DownloadError, NoNetworkError, SourceError
+from ..errors import DownloadError, NoNetworkError, SourceError
+from ..layout import check_config
 from .file_shape import HEAD_BYTES, holds_a_dialogue, read_head, shape_problem
-from .pipeline import InputFile, local_inputs
-from .sources import HUB_REPO, ReleaseFile, check_config, release_files
+from .sources import HUB_REPO, InputFile, ReleaseFile, local_inputs, release_files
 from .transfer import discard_part, http_fetch
 
 LOCK_NAME = "ultrachat.lock.json"
@@ -80,6 +80,16 @@ class Download:
     files: list[InputFile]
     origin: str  # "tsinghua", "hub", "mirror" or "local": what `auto` settled on
     checks: dict[str, str] = field(default_factory=dict)  # release name -> how it was verified
+
+    def summary(self, dest: str | Path) -> str:
+        """The files, their sectors and how each was verified, as lines for a person."""
+        size = sum(item.path.stat().st_size for item in self.files)
+        width = max(len(item.source) for item in self.files)
+        lines = [f"{len(self.files)} files ({size / 1e6:.1f} MB) from {self.origin} in {dest}:"]
+        for item in self.files:
+            sector = f"({item.sector or 'no sector'})"
+            lines.append(f"  {item.source:<{width}}  {sector:<13}  {self.checks.get(item.source, '')}")
+        return "\n".join(lines)
 
 
 NOT_CHECKED = "not checked (local files are read as they are)"

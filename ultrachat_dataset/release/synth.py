@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
 from . import _synth_text as text
-from .errors import ConfigError
 from .sources import HUB_FILES, TSINGHUA_FILES
 
 # Share of dialogues per Tsinghua file, close to the release's sector sizes.

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,37 +22,23 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from .clean import CLEAN_REASONS, CLEAN_REPAIRS, CleanOptions, clean
-from .decontaminate import DECONTAMINATE_REASONS, BenchmarkFilter, load_prompts
-from .dedup import DEDUP_REASONS, Decision, DedupKeys, DedupOptions, KeyPart, compute_keys
-from .folder import building
-from .langid import filter_languages
+from ..dataset.folder import building
+from ..dataset.write import TEST_FRACTION, DatasetWriter, ShardWriter
+from ..insight.stats import STATS_SAMPLE, StatsCollector
+from ..layout import SECTORS, UNLABELLED, check_config
+from ..rejects import RejectWriter, Report, rejects_from_rows
+from ..release.sources import InputFile
+from ..stages.clean import CleanOptions, clean
+from ..stages.decontaminate import BenchmarkFilter, load_prompts
+from ..stages.dedup import Decision, DedupKeys, DedupOptions, KeyPart, compute_keys
+from ..stages.langid import filter_languages
+from ..stages.validate import Block, read_validated
 from .parallel import ProcessStages, ThreadStages
-from .read import READ_REASONS, READ_REPAIRS, read_file
-from .rejects import RejectWriter, Report, rejects_from_rows
-from .sources import SECTORS, check_config, find_local
-from .stats import STATS_SAMPLE, StatsCollector
-from .validate import VALIDATE_REASONS, VALIDATE_REPAIRS, validate
-from .write import TEST_FRACTION, UNLABELLED, DatasetWriter, ShardWriter
 
-REASONS = {**READ_REASONS, **VALIDATE_REASONS, **CLEAN_REASONS, **DEDUP_REASONS,
-           **DECONTAMINATE_REASONS}
 PROCESSES_FROM_BYTES = 64 * 2**20
 SPOOL_GROUP_BYTES = 32 * 2**20  # the spool is read back whole: small row groups cost nothing
-REPAIR_KINDS = {**READ_REPAIRS, **VALIDATE_REPAIRS, **CLEAN_REPAIRS}
 
 
-def describe_reason(code: str) -> str:
-    if code.startswith("lang_"):
-        return f"detected language {code[5:]!r}, not one of the languages kept"
-    return REASONS.get(code, "")
-
-
-@dataclass(frozen=True)
-class InputFile:
-    path: Path
-    source: str  # the release file name, as rows and rejects name it
-    sector: str | None
 
 
 @dataclass
@@ -69,40 +54,10 @@ class PrepareOptions:
         return asdict(self)
 
 
-@dataclass
-class Block:
-    """What read and validation made of one block of one file."""
-
-    source: str
-    rows: pa.Table
-    rejects: pa.Table
 
 
-def local_inputs(config: str, data_dir: str | Path) -> list[InputFile]:
-    return [InputFile(found.path, found.release.name, found.release.sector)
-            for found in find_local(data_dir, config)]
 
 
-def read_validated(inputs: list[InputFile], report: Report, *, odd_turns: str = "trim",
-                   progress: bool = True) -> Iterator[Block]:
-    """Valid rows and rejects block by block over every input, counting lines, rejects, repairs.
-
-    Kept rows are not counted here: the caller counts what it finally keeps.
-    """
-    total = sum(item.path.stat().st_size for item in inputs)
-    with tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress) as bar:
-        for item in inputs:
-            report.file(item.source)  # a file with no line still appears in the report
-            for batch in read_file(item.path, sector=item.sector, source=item.source,
-                                   on_progress=bar.update):
-                report.add_lines(item.source, batch.lines)
-                report.add_repairs(item.source, batch.repairs)
-                report.add_rejects(batch.rejects)
-                checked = validate(batch.rows, odd_turns=odd_turns)
-                report.add_repairs(item.source, checked.repairs)
-                report.add_rejects(checked.rejects)
-                yield Block(item.source, checked.rows,
-                            pa.concat_tables([batch.rejects, checked.rejects]))
 
 
 def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
@@ -173,7 +128,7 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
     shutil.rmtree(spool, ignore_errors=True)
     report.check()
     report.write(out / "report.json")
-    from .publish import write_card  # publish builds on the pipeline: imported late, no cycle
+    from ..dataset.card import write_card
     write_card(out, report, progress=progress, statistics=statistics)
     return report
 

@@ -3,6 +3,7 @@ role and sector, and what the pipeline rejected by reason. PNG files, matplotlib
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -14,8 +15,9 @@ import polars as pl  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
-from .rejects import by_count  # noqa: E402
-from .turns import TurnLayout  # noqa: E402
+from ..rejects import by_count
+from ..turns import TurnLayout
+from .stats import load_dialogues
 
 
 def plot_all(table: pa.Table, out_dir: str | Path, rejected: dict[str, int] | None = None) -> list[Path]:
@@ -73,3 +75,10 @@ def _save(figure, path: Path) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def plot_folder(path, config: str, out_dir) -> list:
+    """The plots of a folder (release or prepared), with rejects by reason where it has a report."""
+    report = Path(path) / "report.json"
+    rejected = json.loads(report.read_text())["rejected"] if report.is_file() else None
+    return plot_all(load_dialogues(path, config), out_dir, rejected)

@@ -1,0 +1,92 @@
+"""The folder format every layer agrees on: config and sector names, the prepared row's schema
+and `datasets` features, and where a config's split lives in a prepared folder
+(`data/<sector>/<split>-XXXXX-of-YYYYY.parquet`, `unlabelled` for Hub rows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from .errors import ConfigError
+from .formats import MESSAGES_TYPE
+
+SECTORS = ("world", "writing", "assistance")
+CONFIGS = ("all", *SECTORS)
+CONFIG_DESCRIPTIONS = {
+    "all": "every sector (and the Hub copy's unlabelled rows, if that was the source)",
+    "world": "Questions about the World",
+    "writing": "Writing and Creation",
+    "assistance": "Assistance on Existent Materials",
+}
+SPLITS = ("train", "test")
+UNLABELLED = "unlabelled"  # the folder of rows whose sector is unknown (the Hub copy)
+
+
+def check_config(config: str) -> str:
+    if config not in CONFIGS:
+        raise ConfigError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
+    return config
+
+
+PREPARED_SCHEMA = pa.schema([
+    ("key", pa.string()),  # unique and stable: "<source>:<line>" (release ids repeat across files)
+    ("id", pa.string()),  # the release's id
+    ("sector", pa.string()),
+    ("source", pa.string()),
+    ("line", pa.int64()),
+    ("prompt", pa.string()),  # the opening user turn, and the sha256 hex of it: as ultrachat_200k
+    ("prompt_id", pa.string()),
+    ("messages", MESSAGES_TYPE),
+    ("num_exchanges", pa.int32()),
+    ("language", pa.string()),
+])
+
+
+def shard_files(out_dir: str | Path, folders: list[str], splits: tuple[str, ...] = SPLITS) -> list[Path]:
+    """The shards of `splits` in the sector `folders` of a prepared folder, folder by folder."""
+    return [path for folder in folders for split in splits
+            for path in sorted((Path(out_dir) / "data" / folder).glob(f"{split}-*.parquet"))]
+
+
+def dataset_features():
+    """The prepared row as `datasets.Features` (imported here: `datasets` is slow to import)."""
+    import datasets
+    message = {"role": datasets.Value("string"), "content": datasets.Value("string")}
+    # datasets >= 4 has `List`; 3.x spells a list of structs as a one-item Python list.
+    messages = datasets.List(message) if hasattr(datasets, "List") else [message]
+    return datasets.Features({
+        "key": datasets.Value("string"),
+        "id": datasets.Value("string"),
+        "sector": datasets.Value("string"),
+        "source": datasets.Value("string"),
+        "line": datasets.Value("int64"),
+        "prompt": datasets.Value("string"),
+        "prompt_id": datasets.Value("string"),
+        "messages": messages,
+        "num_exchanges": datasets.Value("int32"),
+        "language": datasets.Value("string"),
+    })
+
+
+def folder_configs(out_dir: str | Path) -> dict[str, list[str]]:
+    """config name -> the sector folders it reads. `all` when the folder holds the whole release."""
+    data = Path(out_dir) / "data"
+    present = [name for name in (*SECTORS, UNLABELLED) if (data / name).is_dir()]
+    configs = {sector: [sector] for sector in SECTORS if sector in present}
+    if UNLABELLED in present or set(SECTORS) <= set(present):
+        configs = {"all": present, **configs}
+    return configs
+
+
+def data_files(folders: list[str], split: str) -> str | list[str]:
+    paths = [f"data/{folder}/{split}-*.parquet" for folder in folders]
+    return paths[0] if len(paths) == 1 else paths
+
+
+def split_files(folder: str | Path, config: str = "all", split: str = "train") -> list[Path]:
+    """The parquet shards of a config's split in a prepared folder (per the card's layout)."""
+    configs = folder_configs(folder)
+    if config not in configs:
+        raise ConfigError(f"{folder} has no config {config!r}: it has {', '.join(configs) or 'none'}")
+    return shard_files(folder, configs[config], (split,))
