@@ -58,8 +58,12 @@ def test_near_duplicates_found_and_strangers_left_alone():
     rewritten = [[edit(turn, 3) for turn in d] for d in originals[20:25]]  # a third changed
     decision = decide(originals + edited + rewritten, batch=16)
     assert decision.reasons[:40] == [None] * 40
-    assert decision.reasons[40:60] == ["near_duplicate"] * 20
-    assert decision.duplicate_of[40:60].tolist() == list(range(20))
+    # These edits leave a Jaccard similarity of ~0.82 on word 5-grams, where 14 bands of 8 rows
+    # find a pair with probability 1 - (1 - 0.82**8)**14 = 0.96: at least 18 of 20, each pointing
+    # at its original, and nothing else.
+    found = [index for index in range(40, 60) if decision.reasons[index] == "near_duplicate"]
+    assert len(found) >= 18 and set(decision.reasons[40:60]) <= {"near_duplicate", None}
+    assert [int(decision.duplicate_of[index]) for index in found] == [index - 40 for index in found]
     assert decision.reasons[60:] == [None] * 5
 
 

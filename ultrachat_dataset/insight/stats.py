@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from ..formats import MESSAGES_TYPE as MESSAGES
+from ..hashing import stable_hashes
 from ..layout import shard_files
 from ..turns import TurnLayout
 
@@ -247,8 +248,9 @@ def topic_diversity(messages: pa.Array | pa.ChunkedArray, dims: int = 1 << 18) -
         grams += found
     if not grams:
         return 0.0
-    # A stable hash (not Python's salted one): the statistic is the same on every run.
-    index = pl.Series(grams, dtype=pl.String).hash(seed=3).to_numpy() % dims
+    # A stable hash (not Python's salted one, nor polars' unversioned one): the same statistic
+    # on every run and every install.
+    index = stable_hashes(grams, seed=3, repeated=True) % np.uint64(dims)
     pairs, tf = np.unique(np.asarray(documents, np.int64) * dims + index.astype(np.int64),
                           return_counts=True)
     doc, term = pairs // dims, pairs % dims

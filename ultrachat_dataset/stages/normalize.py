@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..hashing import stable_hashes
 from ..turns import flags, string_buffers
 
 _ALNUM = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -62,7 +63,7 @@ def normalized_hashes(texts: pa.Array, seed: int) -> np.ndarray:
     """One 64-bit hash per text of its normalised form (white space removed)."""
     hashes = np.zeros(len(texts), np.uint64)
     for positions, normalized in normalized_parts(texts, keep_spaces=False):
-        hashes[positions] = pl.from_arrow(normalized).hash(seed=seed).to_numpy()
+        hashes[positions] = stable_hashes(normalized, seed)
     return hashes
 
 
@@ -72,7 +73,7 @@ def normalized_words(texts: pa.Array, seed: int) -> tuple[np.ndarray, np.ndarray
     for positions, normalized in normalized_parts(texts, keep_spaces=True):
         local_doc, words = _split_words(normalized)
         docs.append(positions[local_doc])
-        hashes.append(pl.from_arrow(words).hash(seed=seed).to_numpy())
+        hashes.append(stable_hashes(words, seed, repeated=True))
     if not docs:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
     doc, word = np.concatenate(docs), np.concatenate(hashes)
