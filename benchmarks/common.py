@@ -69,12 +69,20 @@ def timed(function) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    cpu_before = _cpu_seconds()
     start = time.perf_counter()
     result = function()
     seconds = time.perf_counter() - start
+    cpu = _cpu_seconds() - cpu_before
     done.set()
     sampler.join()
-    return {"result": result, "seconds": seconds, "peak_mb": max(peak_rss_mb(), *samples)}
+    return {"result": result, "seconds": seconds, "cpu_s": cpu, "peak_mb": max(peak_rss_mb(), *samples)}
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have ended (worker processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def in_child(script: str, *args: str) -> dict:
