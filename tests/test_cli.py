@@ -64,3 +64,13 @@ def test_user_errors_are_one_line_and_exit_2(args, message):
 def test_every_command_has_help(command):
     result = ultrachat(*command, "--help")
     assert result.returncode == 0 and "usage: ultrachat" in result.stdout
+
+
+def test_demo_into_a_users_folder_is_refused_then_replaced_with_overwrite(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    refused = ultrachat("demo", "--quiet", "--out", str(tmp_path))
+    assert refused.returncode == 2 and "--overwrite" in refused.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    replaced = ultrachat("demo", "--quiet", "--out", str(tmp_path), "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert not (tmp_path / "notes.txt").exists() and (tmp_path / "README.md").is_file()

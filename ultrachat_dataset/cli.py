@@ -39,7 +39,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="ultrachat-demo-") as scratch:
         out = args.out or Path(scratch)
         report = prepare(local_inputs(args.config, data_dir), out, args.config,
-                         progress=not args.quiet)
+                         progress=not args.quiet, overwrite=args.overwrite)
         print_report(report, f"{data_dir} (config {args.config!r})")
         first = next(iter(sorted((out / "data").glob("*/train-*.parquet"))), None)
         if first is not None and pq.ParquetFile(first).metadata.num_rows:
@@ -185,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_argument(demo)
     demo.add_argument("--data-dir", type=Path, help="release files to read instead of the sample")
     demo.add_argument("--out", type=Path, help="keep the output here (default: a temporary folder)")
+    demo.add_argument("--overwrite", action="store_true", help="replace --out even if it is not a "
+                      "folder `prepare` wrote, or holds another config")
     demo.set_defaults(run=cmd_demo)
 
     prep = commands.add_parser("prepare", help="read, validate, clean, filter and deduplicate",
