@@ -238,3 +238,11 @@ def test_llama_factory_reads_each_split_of_the_sharegpt_folder_through_its_datas
     for config in ("all", "world", "writing", "assistance"):
         assert keys[f"ultrachat_{config}_train"] and keys[f"ultrachat_{config}_test"]
         assert keys[f"ultrachat_{config}_train"].isdisjoint(keys[f"ultrachat_{config}_test"])
+
+
+def test_converting_a_folder_onto_itself_is_refused_and_leaves_it_as_it_is(prepared_all, tmp_path):
+    before = sorted(p.name for p in prepared_all.rglob("*"))
+    for target in (prepared_all, prepared_all / "sharegpt"):
+        result = run_cli("convert", str(prepared_all), str(target), "--to", "sharegpt")
+        assert result.returncode == 2 and "convert into another folder" in result.stderr
+    assert sorted(p.name for p in prepared_all.rglob("*")) == before

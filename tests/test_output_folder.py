@@ -206,3 +206,14 @@ def test_without_an_atomic_exchange_two_renames_replace_the_folder(small, tmp_pa
     prepare(local_inputs("all", small), out, "all", progress=False)
     assert not (out / "stale.txt").exists() and (out / MARKER).is_file()
     assert not list(tmp_path.glob(".ultrachat.*"))
+
+
+def test_the_release_folder_itself_is_never_the_output_even_with_overwrite(small, tmp_path):
+    import shutil
+    release = tmp_path / "release"
+    shutil.copytree(small, release)
+    before = snapshot(release)
+    for out in (release, tmp_path):
+        with pytest.raises(OutputFolderError, match="holds the input"):
+            prepare(local_inputs("all", release), out, "all", progress=False, overwrite=True)
+    assert snapshot(release) == before

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from ..dataset.folder import building
+from ..dataset.folder import OutputFolderError, building
 from ..dataset.write import TEST_FRACTION, DatasetWriter, ShardWriter
 from ..insight.stats import STATS_SAMPLE, StatsCollector
 from ..layout import SECTORS, UNLABELLED, check_config
@@ -78,6 +78,10 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     """
     check_config(config)
     options = options or PrepareOptions()
+    for item in inputs:  # replacing OUT would delete them, --overwrite or not
+        if Path(out_dir).resolve() in item.path.resolve().parents:
+            raise OutputFolderError(f"{out_dir} holds the input {item.path}: write the dataset to "
+                                    "another folder than the release files")
     marker = {"format": "ultrachat-dataset", "config": config,
               "inputs": {item.source: item.path.stat().st_size for item in inputs}}
     with building(out_dir, marker, overwrite) as out:

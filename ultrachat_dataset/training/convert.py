@@ -73,6 +73,9 @@ def _converter(to: str, system: str | None, tokenizer, max_tokens: int | None):
 
 
 def _convert_folder(source: Path, target: Path, to: str, convert_table, overwrite: bool) -> list[Path]:
+    if target.resolve() == source.resolve() or source.resolve() in target.resolve().parents:
+        raise ConfigError(f"{target} is {source} (or inside it): convert into another folder, so "
+                          "the prepared dataset stays as it is")
     marker = read_marker(source) or {}
     configs = folder_configs(source)
     new_marker = {"format": "ultrachat-dataset", "config": marker.get("config") or next(iter(configs)),
