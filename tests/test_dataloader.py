@@ -133,3 +133,31 @@ def test_resume_with_dataloader_workers_continues_exactly_and_len_is_what_comes_
             assert case["exact"], case
             assert case["consumed"] == min(4 * case["stop"], 51), case
     assert {case["workers"] for case in cases} == {0, 1, 2}
+
+
+COLLATOR_SCRIPT = r'''
+import json
+from types import SimpleNamespace
+import torch
+from ultrachat_dataset.training.template import AssistantLabelsCollator
+
+tokenizer = SimpleNamespace(pad_token_id=0, padding_side="right")
+features = [{"input_ids": [5, 6, 7, 8], "assistant_masks": [0, 0, 1, 1]},
+            {"input_ids": [9, 10], "assistant_masks": [0, 1]}]
+batch = AssistantLabelsCollator(tokenizer)(features)
+print(json.dumps({name: {"type": type(value).__name__, "dtype": str(value.dtype),
+                         "values": value.tolist()} for name, value in batch.items()}))
+'''
+
+
+def test_the_labels_collator_gives_torch_tensors_a_trainer_takes(torch_python):
+    import json
+    result = subprocess.run([torch_python, "-c", COLLATOR_SCRIPT], capture_output=True, text=True,
+                            timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    batch = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {value["type"] for value in batch.values()} == {"Tensor"}
+    assert {value["dtype"] for value in batch.values()} == {"torch.int64"}
+    assert batch["input_ids"]["values"] == [[5, 6, 7, 8], [9, 10, 0, 0]]
+    assert batch["attention_mask"]["values"] == [[1, 1, 1, 1], [1, 1, 0, 0]]
+    assert batch["labels"]["values"] == [[-100, -100, 7, 8], [-100, 10, -100, -100]]
