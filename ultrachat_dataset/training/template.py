@@ -90,9 +90,6 @@ def render_batch(tokenizer, batch: dict, max_tokens: int | None = None) -> dict:
     return out
 
 
-def render_dialogue(tokenizer, messages: list[dict], max_tokens: int | None = None) -> list[Rendered]:
-    """One dialogue's pieces (see `render_dialogues`)."""
-    return render_dialogues(tokenizer, [messages], max_tokens)[0]
 
 
 def is_marked(tokenizer) -> bool:
