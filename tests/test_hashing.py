@@ -23,14 +23,15 @@ SAMPLE_KEPT = "73e5fd818d9b49012bde5a103d22ccf5b0bd8280b53c91efc5f9858b9acd10b7"
 def test_the_hash_is_xxh3_64_whatever_the_installed_versions():
     for text, seed, expected in PINNED:
         assert stable_hashes(pa.array([text]), seed).tolist() == [expected]
-        assert stable_hashes(pa.array([text]), seed, repeated=True).tolist() == [expected]
+        assert stable_hashes(pa.chunked_array([[text]]), seed).tolist() == [expected]
 
 
-def test_repeated_strings_chunks_and_nulls_hash_as_plain_strings():
+def test_chunks_large_strings_and_nulls_hash_as_plain_strings():
     values = ["a", "b", "a", None, "", "b"]
     plain = stable_hashes(pa.array(values), 5)
     chunked = pa.chunked_array([values[:2], values[2:]])
-    assert stable_hashes(chunked, 5, repeated=True).tolist() == plain.tolist()
+    assert stable_hashes(chunked, 5).tolist() == plain.tolist()
+    assert stable_hashes(pa.array(values, pa.large_string()), 5).tolist() == plain.tolist()
     assert plain[0] == plain[2] != plain[1] and plain[3] == plain[4]
 
 

@@ -250,7 +250,7 @@ def topic_diversity(messages: pa.Array | pa.ChunkedArray, dims: int = 1 << 18) -
         return 0.0
     # A stable hash (not Python's salted one, nor polars' unversioned one): the same statistic
     # on every run and every install.
-    index = stable_hashes(grams, seed=3, repeated=True) % np.uint64(dims)
+    index = stable_hashes(grams, seed=3) % np.uint64(dims)
     pairs, tf = np.unique(np.asarray(documents, np.int64) * dims + index.astype(np.int64),
                           return_counts=True)
     doc, term = pairs // dims, pairs % dims

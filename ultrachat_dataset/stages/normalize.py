@@ -73,7 +73,7 @@ def normalized_words(texts: pa.Array, seed: int) -> tuple[np.ndarray, np.ndarray
     for positions, normalized in normalized_parts(texts, keep_spaces=True):
         local_doc, words = _split_words(normalized)
         docs.append(positions[local_doc])
-        hashes.append(stable_hashes(words, seed, repeated=True))
+        hashes.append(stable_hashes(words, seed))
     if not docs:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
     doc, word = np.concatenate(docs), np.concatenate(hashes)
