@@ -11,7 +11,7 @@ from ultrachat_dataset.errors import ConfigError
 from ultrachat_dataset.release.read import ROW_SCHEMA
 from ultrachat_dataset.release.synth import _Composer
 from ultrachat_dataset.stages.decontaminate import BenchmarkFilter, load_prompts
-from ultrachat_dataset.stages.dedup import DedupKeys, DedupOptions
+from ultrachat_dataset.stages.dedup import Decision, DedupOptions, Deduplicator, KeyPart
 from ultrachat_dataset.turns import opening_text
 
 
@@ -21,12 +21,13 @@ def rows(dialogues):
 
 
 def decide(dialogues, batch=None, **options):
-    keys = DedupKeys(DedupOptions(**options))
+    deduplicator = Deduplicator(DedupOptions(**options))
     table = rows(dialogues)
     step = batch or table.num_rows
-    for start in range(0, table.num_rows, step):  # keys from several batches, decided once
-        keys.add(table.slice(start, step))
-    return keys.decide()
+    # Blocks decided one after the other, each against the keys of the blocks before it.
+    parts = [deduplicator.add(table.slice(start, step)) for start in range(0, table.num_rows, step)]
+    return Decision([reason for part in parts for reason in part.reasons],
+                    np.concatenate([part.duplicate_of for part in parts]))
 
 
 def composer():
@@ -144,3 +145,39 @@ def test_full_width_openers_are_duplicate_openers():
     decision = decide([["Ｔｅｌｌ ｍｅ ａ ｓｔｏｒｙ", "Once upon a time."], ["Tell me a story", "A tale."]],
                       modes=("exact", "opener"))
     assert decision.reasons == [None, "duplicate_opener"]
+
+
+def test_the_decision_does_not_depend_on_where_blocks_end():
+    # Exact repeats, near duplicates of near duplicates (a chain that must end at its first
+    # row), repeated openers and strangers, decided in blocks of every size: the same answer.
+    c = composer()
+    originals = [c.dialogue("world") for _ in range(12)]
+    once = [[edit(turn, 100) for turn in d] for d in originals[:6]]
+    twice = [[edit(turn, 101) for turn in d] for d in once]
+    same_opener = [[d[0], c.paragraph(30)] for d in originals[6:9]]
+    corpus = [*originals, *once, originals[2], *twice, *same_opener, once[1], [" ".join(originals[0])]]
+    options = {"modes": ("exact", "near", "opener")}
+    whole = decide(corpus, **options)
+    assert {"exact_duplicate", "near_duplicate", "duplicate_opener"} <= set(whole.reasons)
+    near = [index for index, reason in enumerate(whole.reasons) if reason == "near_duplicate"]
+    # A chain ends at its first row (which exact dedup had kept), never at a near duplicate.
+    assert {whole.reasons[whole.duplicate_of[index]] for index in near} <= {None, "duplicate_opener"}
+    assert whole.duplicate_of[len(originals) + 6 + 1 + 1] == 1  # twice[1] -> once[1] -> originals[1]
+    for batch in (1, 2, 5, 7):
+        decision = decide(corpus, batch=batch, **options)
+        assert decision.reasons == whole.reasons
+        assert decision.duplicate_of.tolist() == whole.duplicate_of.tolist()
+
+
+@pytest.mark.parametrize("batch", [1, 2, 4])
+def test_a_near_chain_points_at_its_first_row_across_blocks(batch):
+    # Band keys by hand: row 1 shares a band with row 0, row 2 one with row 1 only, row 3 one
+    # with row 2 only: a chain 3 -> 2 -> 1 -> 0, whose rows all name row 0.
+    options = DedupOptions(modes=("near",))
+    bands = np.arange(4 * options.bands, dtype=np.uint64).reshape(4, options.bands) + 100
+    bands[1, 0], bands[2, 5], bands[3, 9] = bands[0, 0], bands[1, 5], bands[2, 9]
+    deduplicator = Deduplicator(options)
+    parts = [deduplicator.decide(KeyPart(len(chunk), bands=chunk, too_short=np.zeros(len(chunk), bool)))
+             for chunk in np.split(bands, range(batch, 4, batch))]
+    assert [reason for part in parts for reason in part.reasons] == [None] + ["near_duplicate"] * 3
+    assert np.concatenate([part.duplicate_of for part in parts]).tolist() == [0, 0, 0, 0]

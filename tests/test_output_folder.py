@@ -1,8 +1,8 @@
 """The output folder is swapped in whole or not at all, and never someone else's.
 
 Interrupts are real: `ultrachat prepare` runs as a subprocess and is killed (SIGKILL: no cleanup
-runs) while it is in pass 1 (the spool is being written) or pass 2 (the shards are), into a fresh
-folder and over an existing dataset.
+runs) while the shards are being written or while the card is, into a fresh folder and over an
+existing dataset.
 """
 
 import hashlib
@@ -25,7 +25,7 @@ from ultrachat_dataset.release.synth import synthesize
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    """Large enough that each pass takes about a second on one thread."""
+    """Large enough that writing the rows takes a few seconds on one thread."""
     folder = tmp_path_factory.mktemp("corpus")
     synthesize(folder, dialogues=4000, seed=2, length_scale=0.5)
     return folder
@@ -49,34 +49,35 @@ def ultrachat(*args, **kwargs):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def in_pass(staging: Path, number: int) -> bool:
-    if number == 1:
-        return (staging / ".spool").exists() and not (staging / "data").exists()
-    return (staging / "data").exists() and not (staging / "README.md").exists()
+def in_step(staging: Path, step: str) -> bool:
+    """"rows": shards being written; "card": the report written, the card not yet."""
+    if step == "rows":
+        return (staging / "data").exists() and not (staging / "report.json").exists()
+    return (staging / "report.json").exists() and not (staging / "README.md").exists()
 
 
-def kill_in_pass(corpus: Path, out: Path, number: int) -> None:
+def kill_in_step(corpus: Path, out: Path, step: str) -> None:
     run = ultrachat("prepare", "all", "--data-dir", str(corpus), "--out", str(out), "--quiet",
                     "--threads", "--workers", "1")
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and run.poll() is None:
-            if any(in_pass(staging, number) for staging in out.parent.glob(f".{out.name}.building-*")):
+            if any(in_step(staging, step) for staging in out.parent.glob(f".{out.name}.building-*")):
                 run.send_signal(signal.SIGKILL)
                 run.wait()
                 return
             time.sleep(0.002)
-        pytest.fail(f"the run ended (exit {run.poll()}) before it was seen in pass {number}")
+        pytest.fail(f"the run ended (exit {run.poll()}) before it was seen in step {step}")
     finally:
         if run.poll() is None:
             run.kill()
             run.wait()
 
 
-@pytest.mark.parametrize("number", [1, 2])
-def test_a_kill_into_a_fresh_folder_leaves_no_folder_anyone_can_load(corpus, tmp_path, number):
+@pytest.mark.parametrize("step", ["rows", "card"])
+def test_a_kill_into_a_fresh_folder_leaves_no_folder_anyone_can_load(corpus, tmp_path, step):
     out = tmp_path / "ultrachat"
-    kill_in_pass(corpus, out, number)
+    kill_in_step(corpus, out, step)
     assert not out.exists()
     assert list(tmp_path.glob(".ultrachat.building-*"))  # SIGKILL: the build folder stays aside...
     prepare(local_inputs("all", corpus), out, "all", progress=False, processes=False)
@@ -84,13 +85,13 @@ def test_a_kill_into_a_fresh_folder_leaves_no_folder_anyone_can_load(corpus, tmp
     assert (out / MARKER).is_file()
 
 
-@pytest.mark.parametrize("number", [1, 2])
+@pytest.mark.parametrize("step", ["rows", "card"])
 def test_a_kill_over_an_existing_dataset_leaves_it_unchanged_and_loadable(corpus, small, tmp_path,
-                                                                         number):
+                                                                         step):
     out = tmp_path / "ultrachat"
     prepare(local_inputs("all", small), out, "all", progress=False)
     before = snapshot(out)
-    kill_in_pass(corpus, out, number)
+    kill_in_step(corpus, out, step)
     assert snapshot(out) == before
     assert_loads_whole(out)
 
@@ -109,7 +110,7 @@ def test_ctrl_c_leaves_the_previous_dataset_and_nothing_aside(corpus, small, tmp
     run = ultrachat("prepare", "all", "--data-dir", str(corpus), "--out", str(out), "--quiet",
                     "--threads", "--workers", "1")
     deadline = time.monotonic() + 120
-    while not any(in_pass(s, 1) for s in tmp_path.glob(".ultrachat.building-*")):
+    while not any(in_step(s, "rows") for s in tmp_path.glob(".ultrachat.building-*")):
         assert run.poll() is None and time.monotonic() < deadline
         time.sleep(0.002)
     run.send_signal(signal.SIGINT)

@@ -23,3 +23,16 @@ def stable_hashes(texts: pa.Array | pa.ChunkedArray | list[str], seed: int = 0) 
     frame = pl.from_arrow(texts).alias("text").to_frame()
     hashed = frame.select(pl.col("text").fill_null("").nchash.xxh3_64(seed=seed))
     return hashed["text"].to_numpy()
+
+
+def mix64(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: a strong 64-bit mixer, so that sums, bins and orders of hashed
+    numbers behave like independent hashes."""
+    with np.errstate(over="ignore"):
+        z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)  # a new array: in place below
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+        return z

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from ..formats import MESSAGES_TYPE as MESSAGES
-from ..hashing import stable_hashes
+from ..hashing import mix64, stable_hashes
 from ..layout import shard_files
 from ..turns import TurnLayout
 
@@ -117,58 +117,127 @@ STATS_SAMPLE = 500  # utterances (MTLD) and dialogues (topic diversity) the card
 TOKEN_SAMPLE_FACTOR = 10  # token lengths are averaged over 10x as many dialogues as MTLD reads
 
 
+class _Smallest:
+    """The `size` rows of smallest priority offered so far: a seeded sample of a stream whose
+    length is not known in advance, the same however the stream is cut into batches."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.tables: list[pa.Table] = []
+        self.held = 0
+        self.limit = np.iinfo(np.uint64).max  # rows at or above it can never enter the sample
+
+    def offer(self, priority: np.ndarray, rows: pa.Table) -> None:
+        chosen = np.flatnonzero(priority < self.limit)
+        if len(chosen) == 0:
+            return
+        self.tables.append(rows.take(pa.array(chosen)).append_column("priority", pa.array(priority[chosen])))
+        self.held += len(chosen)
+        if self.held >= self.size * 3 // 2:  # a bounded overshoot: memory stays ~1.5x the sample
+            self._shrink()
+
+    def _shrink(self) -> None:
+        self.tables = [_lowest(pa.concat_tables(self.tables), self.size)]
+        self.held = self.tables[0].num_rows
+        if self.held == self.size:
+            self.limit = self.tables[0].column("priority")[-1].as_py()
+
+    def result(self) -> pa.Table | None:
+        """The sample in priority order (None if nothing was offered)."""
+        if not self.tables:
+            return None
+        self._shrink()
+        return self.tables[0]
+
+
+def _lowest(table: pa.Table, count: int) -> pa.Table:
+    order = np.argsort(table.column("priority").to_numpy(), kind="stable")[:count]
+    return table.take(pa.array(order))
+
+
+@dataclass
 class _Accumulator:
-    """Exact counts over every dialogue; systematic samples (every k-th dialogue) for the rest:
-    token lengths over `TOKEN_SAMPLE_FACTOR * sample` dialogues, MTLD and topic over `sample`."""
+    """Exact counts over every dialogue of a sector, and a sample of its dialogues."""
 
-    def __init__(self, name: str, expected_rows: int, sample: int, tokenizer):
-        self.name, self.sample, self.tokenizer = name, sample, tokenizer
-        self.stride = max(1, expected_rows // max(sample, 1))
-        self.token_stride = max(1, expected_rows // max(sample * TOKEN_SAMPLE_FACTOR, 1))
-        self.dialogues = self.utterances = 0
-        self.measured_dialogues = self.measured_utterances = 0
-        self.tokens = 0.0
-        self.sampled: list[pa.Array] = []
+    dialogues: int
+    utterances: int
+    sample: _Smallest
 
-    def add(self, messages: pa.Array | pa.ChunkedArray) -> None:
-        if isinstance(messages, pa.ChunkedArray):
-            messages = pa.concat_arrays(messages.chunks) if messages.num_chunks else pa.array([], MESSAGES)
-        self.utterances += _spoken(messages).sum()
-        for stride, keep in ((self.stride, self.sampled.append), (self.token_stride, self._measure)):
-            picked = np.arange((-self.dialogues) % stride, len(messages), stride)
-            if len(picked):
-                keep(messages.take(pa.array(picked)))
-        self.dialogues += len(messages)
 
-    def _measure(self, messages: pa.Array) -> None:
+class StatsCollector:
+    """Statistics per sector and for all rows, fed `messages` arrays in any order: the pipeline
+    feeds it the rows it writes, so the card's statistics need no second read of the output.
+
+    Counts are exact. Token lengths are averaged over `TOKEN_SAMPLE_FACTOR * sample` dialogues,
+    MTLD and topic diversity use `sample`: a bottom-k sample, the dialogues whose hashed ordinal
+    (their place in the stream, seeded) is smallest, which needs no total in advance. The
+    sample of all rows is the bottom-k of the sectors' samples: a row among the k smallest of
+    all is among the k smallest of its sector.
+    """
+
+    def __init__(self, sectors: list[str], sample: int = 2000, seed: int = 0, tokenizer=None):
+        self.sample, self.seed, self.tokenizer = sample, seed, tokenizer
+        self.salt = mix64(np.array([seed], np.uint64))
+        self.sectors = {name: _Accumulator(0, 0, _Smallest(sample * TOKEN_SAMPLE_FACTOR))
+                        for name in sectors}
+        self.rows = 0
+
+    def add(self, sector: str, messages: pa.Array | pa.ChunkedArray) -> None:
+        part = self.sectors[sector]
+        rows = pa.table({"messages": messages})
+        part.dialogues += rows.num_rows
+        part.utterances += int(_spoken(rows.column("messages")).sum())
+        ordinals = np.arange(self.rows, self.rows + rows.num_rows, dtype=np.uint64)
+        self.rows += rows.num_rows
+        part.sample.offer(mix64(ordinals ^ self.salt), rows)
+
+    def results(self) -> list[SectorStats]:
+        measured = {}
+        for name, part in self.sectors.items():
+            sample = part.sample.result()
+            measured[name] = None if sample is None else self._measure(sample)
+        samples = [sample for sample in measured.values() if sample is not None]
+        overall = (_lowest(pa.concat_tables(samples), self.sample * TOKEN_SAMPLE_FACTOR)
+                   if samples else None)
+        parts = self.sectors.values()
+        return [*(self._summary(name, part.dialogues, part.utterances, measured[name])
+                  for name, part in self.sectors.items()),
+                self._summary("all", sum(p.dialogues for p in parts), sum(p.utterances for p in parts),
+                              overall)]
+
+    def _measure(self, sample: pa.Table) -> pa.Table:
+        """The sample with the tokens and the spoken turns of each dialogue."""
+        messages = sample.column("messages").combine_chunks()
+        layout = TurnLayout.of(messages)
         spoken = _spoken(messages)
-        contents = pc.struct_field(pc.list_flatten(messages), "content")
-        self.tokens += float((_token_counts(contents, self.tokenizer) * spoken).sum())
-        self.measured_utterances += int(spoken.sum())
-        self.measured_dialogues += len(messages)
+        tokens = _token_counts(pc.struct_field(layout.turns, "content"), self.tokenizer) * spoken
+        return (sample.append_column("tokens", pa.array(np.bincount(layout.owner, tokens, len(messages))))
+                .append_column("spoken", pa.array(np.bincount(layout.owner, spoken, len(messages)))))
 
-    def result(self, seed: int) -> SectorStats:
-        sampled = pa.concat_arrays(self.sampled) if self.sampled else pa.array([], MESSAGES)
-        layout = TurnLayout.of(sampled)
-        spoken = pc.not_equal(pc.struct_field(layout.turns, "role"), "system")
-        texts = pc.struct_field(layout.turns, "content").filter(spoken).to_pylist()
-        chosen = np.random.default_rng(seed).choice(len(texts), size=min(self.sample, len(texts)),
-                                                    replace=False)
-        mtlds = [mtld(words(texts[i])) for i in chosen]
+    def _summary(self, name: str, dialogues: int, utterances: int, sample: pa.Table | None) -> SectorStats:
+        tokens = float(pc.sum(sample.column("tokens")).as_py() or 0) if sample else 0.0
+        measured_utterances = float(pc.sum(sample.column("spoken")).as_py() or 0) if sample else 0.0
+        texts = (sample.slice(0, self.sample).column("messages").combine_chunks() if sample
+                 else pa.array([], MESSAGES))
+        layout = TurnLayout.of(texts)
+        contents = pc.struct_field(layout.turns, "content").filter(pa.array(_spoken(texts))).to_pylist()
+        chosen = np.random.default_rng(self.seed).choice(
+            len(contents), size=min(self.sample, len(contents)), replace=False)
+        mtlds = [mtld(words(contents[i])) for i in chosen]
         return SectorStats(
-            name=self.name, dialogues=self.dialogues,
-            avg_exchanges=float(self.utterances / 2 / max(self.dialogues, 1)),
-            avg_dialogue_tokens=self.tokens / max(self.measured_dialogues, 1),
-            avg_utterance_tokens=self.tokens / max(self.measured_utterances, 1),
+            name=name, dialogues=dialogues,
+            avg_exchanges=float(utterances / 2 / max(dialogues, 1)),
+            avg_dialogue_tokens=tokens / max(sample.num_rows if sample else 0, 1),
+            avg_utterance_tokens=tokens / max(measured_utterances, 1),
             mtld=float(np.mean(mtlds)) if mtlds else 0.0,
-            topic_diversity=topic_diversity(sampled))
+            topic_diversity=topic_diversity(texts))
 
 
 def compute(table: pa.Table, sample: int = 2000, seed: int = 0, tokenizer=None) -> list[SectorStats]:
     """Stats per sector (rows with no sector: 'unlabelled'), then for all rows together."""
     sectors = pc.fill_null(table.column("sector"), "unlabelled")
     parts = {name: table.filter(pc.equal(sectors, name)) for name in sorted(set(sectors.to_pylist()))}
-    return _summarise({name: (part.num_rows, [part.column("messages")]) for name, part in parts.items()},
+    return _summarise({name: [part.column("messages")] for name, part in parts.items()},
                       sample, seed, tokenizer)
 
 
@@ -176,13 +245,12 @@ def compute_folder(folder: str | Path, config: str = "all", sample: int = 2000, 
                    tokenizer=None, progress: bool = False) -> list[SectorStats]:
     """The same over a prepared folder, streamed row group by row group: memory stays flat."""
     from ..layout import folder_configs
-    sources = {}
+    sources, rows = {}, 0
     for sector in folder_configs(folder)[config]:
         files = shard_files(folder, [sector])
-        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        sources[sector] = (rows, _messages_of_files(files))
-    with tqdm(total=sum(rows for rows, _ in sources.values()), unit="dialogues", desc="statistics",
-              disable=not progress) as bar:
+        rows += sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        sources[sector] = _messages_of_files(files)
+    with tqdm(total=rows, unit="dialogues", desc="statistics", disable=not progress) as bar:
         return _summarise(sources, sample, seed, tokenizer, bar.update)
 
 
@@ -195,37 +263,16 @@ def _messages_of_files(files: list[Path]):
 
 def _summarise(sources: dict, sample: int, seed: int, tokenizer,
                on_rows=lambda count: None) -> list[SectorStats]:
-    """sources: sector -> (row count, iterable of `messages` arrays). Each sector, then `all`."""
-    collector = StatsCollector({name: rows for name, (rows, _) in sources.items()}, sample, seed,
-                               tokenizer)
-    for name, (_, chunks) in sources.items():
+    """sources: sector -> iterable of `messages` arrays. Each sector, then `all`."""
+    collector = StatsCollector(list(sources), sample, seed, tokenizer)
+    for name, chunks in sources.items():
         for messages in chunks:
             collector.add(name, messages)
             on_rows(len(messages))
     return collector.results()
 
 
-class StatsCollector:
-    """Statistics per sector and for all rows, fed `messages` arrays in any order: the pipeline
-    feeds it the rows it writes, so the card's statistics need no second read of the output."""
-
-    def __init__(self, rows_per_sector: dict[str, int], sample: int = 2000, seed: int = 0,
-                 tokenizer=None):
-        self.seed = seed
-        self.sectors = {name: _Accumulator(name, rows, sample, tokenizer)
-                        for name, rows in rows_per_sector.items()}
-        self.overall = _Accumulator("all", sum(rows_per_sector.values()), sample, tokenizer)
-
-    def add(self, sector: str, messages: pa.Array | pa.ChunkedArray) -> None:
-        self.sectors[sector].add(messages)
-        self.overall.add(messages)
-
-    def results(self) -> list[SectorStats]:
-        return [*(part.result(self.seed) for part in self.sectors.values()),
-                self.overall.result(self.seed)]
-
-
-def _spoken(messages: pa.Array) -> np.ndarray:
+def _spoken(messages: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Which turns are user or assistant turns (not system prompts), all rows flattened."""
     roles = pc.struct_field(pc.list_flatten(messages), "role")
     return pc.not_equal(roles, "system").to_numpy(zero_copy_only=False)

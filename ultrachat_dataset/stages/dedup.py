@@ -1,9 +1,9 @@
 """Duplicates across the whole corpus: exact, by opening turn, and near (MinHash LSH).
 
-Keys are computed batch by batch (`DedupKeys.add`, small arrays: ~130 bytes a dialogue), then
-decided once for the whole corpus (`DedupKeys.decide`), so the first occurrence in release
-order (files in registry order, lines in file order) always survives and every duplicate names
-the kept dialogue it duplicates.
+Keys are computed block by block (`compute_keys`, on the workers) and decided block by block in
+release order (`Deduplicator.decide`, files in registry order, lines in file order) against all
+keys seen before, so the first occurrence always survives and every duplicate names the
+dialogue it duplicates.
 
 - exact: all turns equal after normalisation (lower case; white space and punctuation removed).
 - opener (off by default): the first user turn equal after the same normalisation.
@@ -18,13 +18,14 @@ the kept dialogue it duplicates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from ..errors import ConfigError
+from ..hashing import mix64
 from ..turns import TurnLayout, opening_text
 from .normalize import normalized_hashes, normalized_words
 
@@ -55,18 +56,6 @@ class DedupOptions:
                               f"{', '.join(DEDUP_MODES)} (or none)")
 
 
-def _splitmix(values: np.ndarray) -> np.ndarray:
-    """A strong 64-bit mixer, so sums and bins of hashes behave like independent hashes."""
-    with np.errstate(over="ignore"):
-        z = values.astype(_U64) + _MIX  # a new array: the steps below work in place
-        z ^= z >> _U64(30)
-        z *= _U64(0xBF58476D1CE4E5B9)
-        z ^= z >> _U64(27)
-        z *= _U64(0x94D049BB133111EB)
-        z ^= z >> _U64(31)
-        return z
-
-
 def normalized_turn_hashes(turns: pa.Array) -> np.ndarray:
     return normalized_hashes(turns, seed=7)
 
@@ -74,10 +63,10 @@ def normalized_turn_hashes(turns: pa.Array) -> np.ndarray:
 def dialogue_hashes(layout: TurnLayout, turn_hashes: np.ndarray) -> np.ndarray:
     """One hash per dialogue from its turn hashes, order-sensitive (reduceat over contiguous rows)."""
     with np.errstate(over="ignore"):
-        weighted = _splitmix(turn_hashes ^ _splitmix(layout.position))
+        weighted = mix64(turn_hashes ^ mix64(layout.position))
     starts = np.cumsum(layout.lengths) - layout.lengths
     sums = np.add.reduceat(weighted, starts) if len(weighted) else np.zeros(0, _U64)
-    return _splitmix(sums ^ layout.lengths.astype(_U64))
+    return mix64(sums ^ layout.lengths.astype(_U64))
 
 
 def word_shingles(texts: pa.Array, words_per_shingle: int) -> pl.DataFrame:
@@ -88,7 +77,7 @@ def word_shingles(texts: pa.Array, words_per_shingle: int) -> pl.DataFrame:
     shingle = np.zeros(count, _U64)
     with np.errstate(over="ignore"):
         for k in range(n):  # order-sensitive: each position gets its own multiplier
-            shingle += word[k:k + count] * _splitmix(np.array([k]))[0]
+            shingle += word[k:k + count] * mix64(np.array([k]))[0]
     whole = doc[:count] == doc[n - 1:n - 1 + count]  # the n words belong to one text
     return pl.DataFrame({"doc": doc[:count][whole], "shingle": shingle[whole]})
 
@@ -101,14 +90,14 @@ def minhash_bands(texts: pa.Array, options: DedupOptions) -> tuple[np.ndarray, n
     """
     bins = options.bands * options.rows_per_band
     shingles = word_shingles(texts, options.shingle_words)
-    mixed = _splitmix(shingles["shingle"].to_numpy())
+    mixed = mix64(shingles["shingle"].to_numpy())
     docs = shingles["doc"].to_numpy().astype(np.int64)
     too_short = np.bincount(docs, minlength=len(texts)) < bins
     bin_of = ((mixed >> _U64(32)) * _U64(bins)) >> _U64(32)
     signature = np.full(len(texts) * bins, _NO_SHINGLE, _U64)
     np.minimum.at(signature, docs * bins + bin_of.astype(np.int64), mixed & _U64(0xFFFFFFFF))
     signature = _densify(signature.reshape(len(texts), bins))
-    powers = _splitmix(np.arange(options.rows_per_band))
+    powers = mix64(np.arange(options.rows_per_band))
     with np.errstate(over="ignore"):
         keys = (signature.reshape(len(texts), options.bands, options.rows_per_band) * powers).sum(
             axis=2, dtype=_U64) + np.arange(options.bands, dtype=_U64)
@@ -135,15 +124,20 @@ def _densify(signature: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Decision:
-    """For every row in order: why it is a duplicate (None: kept) and which row it duplicates."""
+    """For every row of a block: why it is a duplicate (None: kept) and which row (counted from
+    the first row of the corpus) it duplicates; a kept row names itself."""
 
     reasons: list[str | None]
     duplicate_of: np.ndarray
 
+    @property
+    def kept(self) -> np.ndarray:
+        return np.array([reason is None for reason in self.reasons], bool)
+
 
 @dataclass
 class KeyPart:
-    """The dedup keys of one block of rows (computed on a worker, appended in order)."""
+    """The dedup keys of one block of rows (computed on a worker, decided in order)."""
 
     rows: int
     exact: np.ndarray | None = None
@@ -165,65 +159,112 @@ def compute_keys(rows: pa.Table, options: DedupOptions) -> KeyPart:
     return part
 
 
-@dataclass
-class DedupKeys:
-    """Keys of the whole corpus, in order, then one decision for all of it."""
+class Deduplicator:
+    """Decides each block as it comes, in release order, against every key seen before it.
 
-    options: DedupOptions
-    parts: list[KeyPart] = field(default_factory=list)
+    A duplicate's first occurrence is always in an earlier block or earlier in its own, so
+    deciding online gives the same answer as deciding the whole corpus at once, whatever the
+    block boundaries: rows can be written as soon as their block is decided (no spool). The
+    state is sorted arrays of keys, ~12 bytes a key (~200 bytes a dialogue with near dedup).
+    """
 
-    def add(self, rows: pa.Table) -> None:
-        self.append(compute_keys(rows, self.options))
+    def __init__(self, options: DedupOptions):
+        self.options = options
+        self.rows = 0
+        self._exact, self._opener = _KeyIndex(), _KeyIndex()
+        self._bands = [_KeyIndex() for _ in range(options.bands)]
+        self._root = np.zeros(0, np.int64)  # near dedup: the kept row each row leads to
 
-    def append(self, part: KeyPart) -> None:
-        self.parts.append(part)
+    def add(self, rows: pa.Table) -> Decision:
+        return self.decide(compute_keys(rows, self.options))
 
-    def _joined(self, name: str) -> np.ndarray:
-        return np.concatenate([getattr(part, name) for part in self.parts])
-
-    def decide(self) -> Decision:
-        count = sum(part.rows for part in self.parts)
-        code = np.zeros(count, np.int8)
-        duplicate_of = np.arange(count)
-        if count == 0 or not self.options.modes:
-            return Decision([None] * count, duplicate_of)
-        alive = np.ones(count, bool)
+    def decide(self, part: KeyPart) -> Decision:
+        rows = np.arange(self.rows, self.rows + part.rows)
+        self.rows += part.rows
+        code = np.zeros(part.rows, np.int8)
+        duplicate_of = rows.copy()
+        if not self.options.modes:
+            return Decision([None] * part.rows, duplicate_of)
+        alive = np.ones(part.rows, bool)
         if "exact" in self.options.modes:
-            _mark_first_occurrences(self._joined("exact"), alive, code, duplicate_of, 1)
+            _drop_repeats(self._exact, part.exact, rows, alive, code, duplicate_of, 1)
         if "near" in self.options.modes:
-            self._mark_near(alive, code, duplicate_of)
+            self._drop_near(part, rows, alive, code, duplicate_of)
         if "opener" in self.options.modes:
-            _mark_first_occurrences(self._joined("opener"), alive, code, duplicate_of, 3)
+            _drop_repeats(self._opener, part.opener, rows, alive, code, duplicate_of, 3)
         return Decision([_REASON_CODES[c] for c in code.tolist()], duplicate_of)
 
-    def _mark_near(self, alive, code, duplicate_of) -> None:
-        bands = self._joined("bands")
-        candidates = np.flatnonzero(alive & ~self._joined("too_short"))
-        representative = np.arange(len(candidates))
-        for band in range(bands.shape[1]):
-            representative = np.minimum(representative, _first_index(bands[candidates, band]))
-        while True:  # follow chains to a root that has no earlier neighbour: it is kept
-            deeper = representative[representative]
-            if np.array_equal(deeper, representative):
+    def _drop_near(self, part: KeyPart, rows, alive, code, duplicate_of) -> None:
+        """A candidate sharing any band key with an earlier candidate follows it; chains end at
+        the first candidate of their cluster, which is kept."""
+        if len(self._root) < self.rows:
+            self._root = np.concatenate([self._root, np.zeros(max(self.rows, 2 * len(self._root))
+                                                              - len(self._root), np.int64)])
+        root = self._root
+        root[rows] = rows
+        candidates = np.flatnonzero(alive & ~part.too_short)
+        ids = rows[candidates]
+        leader = ids.copy()
+        for band, index in enumerate(self._bands):
+            leader = np.minimum(leader, _first_seen(index, part.bands[candidates, band], ids))
+        root[ids] = leader
+        while True:  # rows of earlier blocks already point at their root
+            deeper = root[root[ids]]
+            if np.array_equal(deeper, root[ids]):
                 break
-            representative = deeper
-        duplicate = representative != np.arange(len(candidates))
-        rows = candidates[duplicate]
-        code[rows] = 2
-        duplicate_of[rows] = candidates[representative[duplicate]]
-        alive[rows] = False
+            root[ids] = deeper
+        duplicate = root[ids] != ids
+        code[candidates[duplicate]] = 2
+        duplicate_of[candidates[duplicate]] = root[ids[duplicate]]
+        alive[candidates[duplicate]] = False
 
 
-def _first_index(keys: np.ndarray) -> np.ndarray:
-    """For each position, the first position holding the same key."""
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return first[inverse.ravel()]
+class _KeyIndex:
+    """Keys seen so far -> the row that had each first. Sorted runs, merged two by two when
+    the newer one grows as large as the one before (a binary counter): a lookup searches
+    O(log n) runs, and every key is merged O(log n) times."""
+
+    def __init__(self):
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """The first row holding each key, or -1 where no earlier row holds it."""
+        found = np.full(len(keys), -1, np.int64)
+        for run_keys, run_rows in self._runs:
+            position = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
+            hit = run_keys[position] == keys
+            found[hit] = run_rows[position[hit]]
+        return found
+
+    def insert(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Keys not seen before (each once), with their rows."""
+        if len(keys) == 0:
+            return
+        order = np.argsort(keys)
+        self._runs.append((keys[order], rows[order]))
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+            (keys_a, rows_a), (keys_b, rows_b) = self._runs.pop(-2), self._runs.pop()
+            merged_keys = np.concatenate([keys_a, keys_b])
+            order = np.argsort(merged_keys, kind="stable")  # two sorted runs: timsort merges them
+            self._runs.append((merged_keys[order], np.concatenate([rows_a, rows_b])[order]))
 
 
-def _mark_first_occurrences(keys, alive, code, duplicate_of, reason_code) -> None:
+def _first_seen(index: _KeyIndex, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each key, the first row holding it, in an earlier block or this one; keys new to
+    the index are added with their first row."""
+    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    earlier = index.lookup(unique)
+    new = earlier < 0
+    earlier[new] = rows[first[new]]
+    index.insert(unique[new], earlier[new])
+    return earlier[inverse.ravel()]
+
+
+def _drop_repeats(index: _KeyIndex, keys, rows, alive, code, duplicate_of, reason_code) -> None:
+    """Rows still alive whose key an earlier living row had: drop them, naming that row."""
     living = np.flatnonzero(alive)
-    first = living[_first_index(keys[living])]
-    duplicate = first != living
+    first = _first_seen(index, keys[living], rows[living])
+    duplicate = first != rows[living]
     code[living[duplicate]] = reason_code
     duplicate_of[living[duplicate]] = first[duplicate]
     alive[living[duplicate]] = False
