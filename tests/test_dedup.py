@@ -11,7 +11,7 @@ from ultrachat_dataset.errors import ConfigError
 from ultrachat_dataset.release.read import ROW_SCHEMA
 from ultrachat_dataset.release.synth import _Composer
 from ultrachat_dataset.stages.decontaminate import BenchmarkFilter, load_prompts
-from ultrachat_dataset.stages.dedup import Decision, DedupOptions, Deduplicator, KeyPart
+from ultrachat_dataset.stages.dedup import Decision, Deduplicator, DedupOptions, KeyPart
 from ultrachat_dataset.turns import opening_text
 
 

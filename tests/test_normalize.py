@@ -3,7 +3,7 @@
 import polars as pl
 import pyarrow as pa
 import xxhash
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ultrachat_dataset.stages.normalize import normalize_expr, normalized_hashes, normalized_words
@@ -19,12 +19,14 @@ def regex_normalized(values: list[str], keep_spaces: bool) -> list[str]:
     return frame.select(normalize_expr(pl.col("text"), keep_spaces))["text"].to_list()
 
 
+@settings(deadline=None)  # the first call compiles the byte kernels
 @given(texts)
 def test_hashes_equal_the_regex_rule(values):
     expected = [xxhash.xxh3_64_intdigest(text.encode(), 7) for text in regex_normalized(values, False)]
     assert normalized_hashes(pa.array(values, pa.string()), seed=7).tolist() == expected
 
 
+@settings(deadline=None)  # the first call compiles the byte kernels
 @given(texts)
 def test_words_equal_the_regex_rule(values):
     expected_docs, expected_words = [], []

@@ -58,7 +58,7 @@ def in_step(staging: Path, step: str) -> bool:
 
 def kill_in_step(corpus: Path, out: Path, step: str) -> None:
     run = ultrachat("prepare", "all", "--data-dir", str(corpus), "--out", str(out), "--quiet",
-                    "--threads", "--workers", "1")
+                    "--workers", "1")
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and run.poll() is None:
@@ -80,7 +80,7 @@ def test_a_kill_into_a_fresh_folder_leaves_no_folder_anyone_can_load(corpus, tmp
     kill_in_step(corpus, out, step)
     assert not out.exists()
     assert list(tmp_path.glob(".ultrachat.building-*"))  # SIGKILL: the build folder stays aside...
-    prepare(local_inputs("all", corpus), out, "all", progress=False, processes=False)
+    prepare(local_inputs("all", corpus), out, "all", progress=False)
     assert not list(tmp_path.glob(".ultrachat.*"))  # ...and the next run clears it
     assert (out / MARKER).is_file()
 
@@ -108,7 +108,7 @@ def test_ctrl_c_leaves_the_previous_dataset_and_nothing_aside(corpus, small, tmp
     prepare(local_inputs("all", small), out, "all", progress=False)
     before = snapshot(out)
     run = ultrachat("prepare", "all", "--data-dir", str(corpus), "--out", str(out), "--quiet",
-                    "--threads", "--workers", "1")
+                    "--workers", "1")
     deadline = time.monotonic() + 120
     while not any(in_step(s, "rows") for s in tmp_path.glob(".ultrachat.building-*")):
         assert run.poll() is None and time.monotonic() < deadline

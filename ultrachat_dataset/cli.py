@@ -60,8 +60,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     check_replaceable(args.out, args.config, args.overwrite)  # before any download
     inputs = release_inputs(args.config, args.data_dir, _download_options(args))
     report = prepare(inputs, args.out, args.config, options, progress=not args.quiet,
-                     workers=args.workers, processes=False if args.threads else None,
-                     overwrite=args.overwrite)
+                     workers=args.workers, overwrite=args.overwrite)
     print_report(report, f"{args.data_dir} (config {args.config!r})")
     print(f"\nwritten to {args.out}: README.md (dataset card), data/<sector>/<split>-*.parquet, "
           f"rejects/{args.config}.parquet, report.json\nload it with "
@@ -218,10 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
         prep.add_argument(f"--{name}", type=int, help="reject dialogues beyond this limit")
     prep.add_argument("--decontaminate", type=Path, metavar="FILE",
                       help="benchmark prompts (text or JSON Lines): drop dialogues that contain one")
-    prep.add_argument("--workers", type=int, help="worker processes for the per-row stages "
+    prep.add_argument("--workers", type=int, help="worker threads for the per-row stages "
                       "(default: one a core, up to 4)")
-    prep.add_argument("--threads", action="store_true", help="run the stages on threads in this "
-                      "process, not in worker processes (slower: ftfy and langdetect hold the GIL)")
     prep.set_defaults(run=cmd_prepare)
     fetch = commands.add_parser("download", help="download and verify the release files",
                                 description="Fetch the release files of a config, resuming "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -58,6 +59,13 @@ class TurnLayout:
 def flags(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A boolean Arrow array as numpy, nulls as False."""
     return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+
+
+def matches(texts: pa.Array, pattern: str) -> np.ndarray:
+    """Which texts contain a match of `pattern` (Rust `regex` syntax; nulls: no). polars' engine,
+    whose literal prefilters run ~10x faster than Arrow's RE2 on long turns. Write `(?-u:\\b)`
+    for an ASCII word boundary, as RE2's `\\b` is."""
+    return pl.from_arrow(texts).str.contains(pattern).fill_null(False).to_numpy()
 
 
 def set_data(rows: pa.Table, data: pa.Array) -> pa.Table:

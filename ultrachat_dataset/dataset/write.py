@@ -18,6 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import polars as pl
+import polars_hash  # noqa: F401  (registers `chash`)
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -31,12 +33,23 @@ TEST_FRACTION = 0.01
 
 
 def is_test(rows: pa.Table, test_fraction: float = TEST_FRACTION) -> np.ndarray:
-    """Which rows go to `test`: by a stable hash of the normalised opening user turn."""
-    openers = pc.list_element(rows.column("data"), 0).to_pylist()
+    """Which rows go to `test`: by a stable hash of the normalised opening user turn
+    (`" ".join(text.lower().split())`: lower case, runs of white space as one space)."""
+    openers = pc.list_element(rows.column("data"), 0)
+    ascii_openers = pc.fill_null(pc.string_is_ascii(openers), False)
+    # ASCII openers (almost all) are normalised in polars, with str.split()'s ASCII white space.
+    frame = pl.from_arrow(openers).alias("text").to_frame()
+    normalized = frame.select(pl.col("text").str.to_lowercase()
+                              .str.replace_all(_SPLIT_SPACE + "+", " ").str.strip_chars(_SPLIT_CHARS))
+    texts = [" ".join(text.lower().split()) if not is_ascii else normal for text, normal, is_ascii in
+             zip(openers.to_pylist(), normalized["text"].to_list(), ascii_openers.to_pylist())]
     limit = int(test_fraction * 2**64)
-    return np.array([int.from_bytes(hashlib.blake2b(" ".join(text.lower().split()).encode(),
-                                                    digest_size=8).digest(), "big") < limit
-                     for text in openers], bool)
+    return np.array([int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") < limit
+                     for text in texts], bool)
+
+
+_SPLIT_CHARS = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f"  # what str.split() splits at, in ASCII
+_SPLIT_SPACE = "[\t\n\x0b\x0c\r \x1c-\x1f]"
 
 
 
@@ -89,8 +102,8 @@ def prepared_table(rows: pa.Table) -> pa.Table:
     exchanges = pc.divide(pc.list_value_length(data), 2).cast(pa.int32())
     key = pc.binary_join_element_wise(rows.column("source"), rows.column("line").cast(pa.string()), ":")
     prompt = pc.list_element(data, 0)
-    prompt_id = pa.array([hashlib.sha256(text.encode()).hexdigest() for text in prompt.to_pylist()],
-                         pa.string())
+    prompt_id = pl.from_arrow(prompt).alias("p").to_frame().select(
+        pl.col("p").chash.sha2_256())["p"].to_arrow().cast(pa.string())  # hex, as hashlib's
     return pa.Table.from_arrays([key, rows.column("id"), rows.column("sector"), rows.column("source"),
                                  rows.column("line"), prompt, prompt_id, data_to_messages(data),
                                  exchanges, language], schema=PREPARED_SCHEMA)

@@ -125,29 +125,34 @@ class _Smallest:
         self.size = size
         self.tables: list[pa.Table] = []
         self.held = 0
-        self.limit = np.iinfo(np.uint64).max  # rows at or above it can never enter the sample
+        self.limit = np.iinfo(np.uint64).max  # rows above it can never enter the sample
 
     def offer(self, priority: np.ndarray, rows: pa.Table) -> None:
-        chosen = np.flatnonzero(priority < self.limit)
-        if len(chosen) == 0:
+        chosen = priority <= self.limit
+        if not chosen.any():
             return
-        self.tables.append(rows.take(pa.array(chosen)).append_column("priority", pa.array(priority[chosen])))
-        self.held += len(chosen)
-        if self.held >= self.size * 3 // 2:  # a bounded overshoot: memory stays ~1.5x the sample
+        picked = rows.filter(pa.array(chosen))
+        self.tables.append(picked.append_column("priority", pa.array(priority[chosen])))
+        self.held += int(chosen.sum())
+        if self.held >= 2 * self.size:  # a bounded overshoot: memory stays ~2x the sample
             self._shrink()
 
     def _shrink(self) -> None:
-        self.tables = [_lowest(pa.concat_tables(self.tables), self.size)]
-        self.held = self.tables[0].num_rows
-        if self.held == self.size:
-            self.limit = self.tables[0].column("priority")[-1].as_py()
+        """Keep the `size` smallest: a threshold from the priorities alone, then each held
+        table filtered by it (no gathering of nested rows in a new order)."""
+        priorities = np.concatenate([table.column("priority").to_numpy() for table in self.tables])
+        if len(priorities) > self.size:
+            self.limit = np.partition(priorities, self.size - 1)[self.size - 1]
+            self.tables = [table.filter(pc.less_equal(table.column("priority"), self.limit))
+                           for table in self.tables]
+        self.held = sum(table.num_rows for table in self.tables)
 
     def result(self) -> pa.Table | None:
         """The sample in priority order (None if nothing was offered)."""
         if not self.tables:
             return None
         self._shrink()
-        return self.tables[0]
+        return _lowest(pa.concat_tables(self.tables), self.size)
 
 
 def _lowest(table: pa.Table, count: int) -> pa.Table:

@@ -1,5 +1,4 @@
-"""The stages composed over a release, with the accounting: `pipeline.prepare` (and the worker
-processes of `parallel`)."""
+"""The stages composed over a release, with the accounting: `pipeline.prepare`."""
 
 from ..release.sources import local_inputs
 from .pipeline import PrepareOptions, prepare

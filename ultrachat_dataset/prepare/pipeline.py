@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,11 +31,6 @@ from ..stages.decontaminate import BenchmarkFilter, load_prompts
 from ..stages.dedup import Deduplicator, DedupOptions, KeyPart, compute_keys
 from ..stages.langid import filter_languages
 from ..stages.validate import Block, read_validated
-from .parallel import ProcessStages, ThreadStages
-
-PROCESSES_FROM_BYTES = 64 * 2**20
-
-
 
 
 @dataclass
@@ -58,8 +54,7 @@ class PrepareOptions:
 
 def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
             options: PrepareOptions | None = None, progress: bool = True,
-            workers: int | None = None, processes: bool | None = None,
-            overwrite: bool = False) -> Report:
+            workers: int | None = None, overwrite: bool = False) -> Report:
     """Run every stage over `inputs`; write `OUT/data/<config>/train-*.parquet`,
     `OUT/rejects/<config>.parquet` and `OUT/report.json`. Returns the report.
 
@@ -67,10 +62,10 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     run leaves the previous OUT untouched. A non-empty OUT that `prepare` did not write, or that
     holds another config, is refused unless `overwrite`.
 
-    Blocks go through the per-row stages on `workers` child processes (default: one a core),
-    or threads in this process (`processes=False`; the default for inputs under
-    `PROCESSES_FROM_BYTES`, where starting processes costs more than it saves), and are taken
-    back in order, so the output is the same whatever the number or kind of workers.
+    Blocks go through the per-row stages on `workers` threads (default: one a core, up to 4)
+    and are taken back in order, so the output is the same whatever the number of workers. The
+    stages spend their time in code that releases the GIL (Arrow, polars, numba kernels); only
+    ftfy and langdetect, on the few turns and dialogues that need them, hold it.
     """
     check_config(config)
     options = options or PrepareOptions()
@@ -81,15 +76,12 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     marker = {"format": "ultrachat-dataset", "config": config,
               "inputs": {item.source: item.path.stat().st_size for item in inputs}}
     with building(out_dir, marker, overwrite) as out:
-        return _prepare_into(out, inputs, config, options, progress, workers, processes)
+        return _prepare_into(out, inputs, config, options, progress, workers)
 
 
 def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: PrepareOptions,
-                  progress: bool, workers: int | None, processes: bool | None) -> Report:
+                  progress: bool, workers: int | None) -> Report:
     workers = workers or min(4, os.cpu_count() or 1)
-    if processes is None:
-        processes = workers > 1 and sum(item.path.stat().st_size for item in inputs) >= PROCESSES_FROM_BYTES
-    stages = ProcessStages if processes else ThreadStages
     folders = list(SECTORS) if config == "all" else [config]
     written = [UNLABELLED] if _only_unlabelled(inputs) else folders
     benchmark = BenchmarkFilter(load_prompts(options.decontaminate)) if options.decontaminate else None
@@ -121,14 +113,19 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
                 report.add_rejects(dropped)
                 rejects.write(dropped)
 
-        with stages(workers, _per_row_stages, (options, benchmark)) as pool:
-            for block in read_validated(inputs, report, odd_turns=options.odd_turns,
-                                        progress=progress):
-                pool.submit(block)
-                while pool.pending > workers:  # bounded, so memory stays flat
-                    take_back(pool.take())
-            while pool.pending:
-                take_back(pool.take())
+        with ThreadPoolExecutor(workers, thread_name_prefix="stages") as pool:
+            running: deque[Future] = deque()  # in submission order: taken back in release order
+            try:
+                for block in read_validated(inputs, report, odd_turns=options.odd_turns,
+                                            progress=progress):
+                    running.append(pool.submit(_per_row_stages, block, options, benchmark))
+                    while len(running) > workers:  # bounded, so memory stays flat
+                        take_back(running.popleft().result())
+                while running:
+                    take_back(running.popleft().result())
+            finally:
+                for future in running:  # an error or Ctrl-C: blocks not started are dropped
+                    future.cancel()
         # Every folder the config promises gets both splits, even when nothing was kept.
         output.close(written)
     report.check()
@@ -176,7 +173,7 @@ class Processed:
 
 def _per_row_stages(block: Block, options: PrepareOptions,
                     benchmark: BenchmarkFilter | None) -> Processed:
-    """langid -> clean -> decontaminate -> dedup keys on one block (pure: runs on a worker).
+    """langid -> clean -> decontaminate -> dedup keys on one block (pure: runs on a worker thread).
 
     Language goes first so that text repair, the slowest step per turn, never runs on dialogues
     that are dropped for their language anyway.

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from ..errors import ConfigError
 from ..rejects import rejects_from_rows
-from ..turns import TurnLayout, flags, is_blank, set_data, string_buffers, trim_turns
+from ..turns import TurnLayout, flags, is_blank, matches, set_data, string_buffers, trim_turns
 
 # HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
 # legitimate text (and CJK punctuation), so they stay too. The rest is ftfy's default.
@@ -38,9 +38,10 @@ FILTERS = {
 }
 DEFAULT_FILTERS = tuple(FILTERS)
 
-_DISCLAIMER = (r"(?i)\bas an ai\b|\bas an? (?:ai )?language model\b|\bi (?:do not|don't|cannot|can't)"
-               r" (?:have|experience|possess) (?:any )?(?:personal )?(?:emotions|feelings|opinions|"
-               r"experiences|preferences|beliefs)\b")
+_B = r"(?-u:\b)"  # an ASCII word boundary
+_DISCLAIMER = (rf"(?i){_B}as an ai{_B}|{_B}as an? (?:ai )?language model{_B}|{_B}i (?:do not|don't|"
+               r"cannot|can't) (?:have|experience|possess) (?:any )?(?:personal )?(?:emotions|"
+               rf"feelings|opinions|experiences|preferences|beliefs){_B}")
 _THANKS = r"(?i)^\W*(?:great|ok(?:ay)?|perfect|awesome|cool)?\W*(?:thanks?|thank you)\b"
 _WELCOME = r"(?i)^\W*(?:you'?re (?:very )?welcome|you are (?:very )?welcome|my pleasure|glad (?:i|to))"
 _POLITE_MAX_CHARS = 120  # a thanks longer than this carries a new request: keep it
@@ -143,7 +144,7 @@ def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
         repaired["text_repaired"] = layout.any_per_row(changed)
     turns = trim_turns(turns)
     if "casing" in options.filters:
-        candidates = flags(pc.match_substring_regex(turns, _CASE_CANDIDATE))
+        candidates = matches(turns, _CASE_CANDIDATE)
         turns, changed = _apply_where(turns, candidates, fix_sentence_case)
         repaired["fixed_sentence_case"] = layout.any_per_row(changed)
     rows = set_data(rows, layout.rebuild(turns))
@@ -155,8 +156,7 @@ def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
     if "self_disclaimer" in options.filters:
         disclaims = np.zeros(len(turns), bool)  # searched in assistant turns only: half the text
         assistant = ~layout.is_user
-        disclaims[assistant] = flags(pc.match_substring_regex(turns.filter(pa.array(assistant)),
-                                                              _DISCLAIMER))
+        disclaims[assistant] = matches(turns.filter(pa.array(assistant)), _DISCLAIMER)
         _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer", details,
               _turn_details(layout, disclaims, "disclaims"))
     if "polite_closing" in options.filters:
