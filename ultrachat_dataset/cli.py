@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -10,9 +11,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from .dataset.folder import check_replaceable
-from .errors import UltraChatError
+from .errors import ConfigError, UltraChatError
 from .formats import FORMATS
-from .layout import CONFIGS
+from .layout import CONFIGS, SECTORS
 from .prepare.pipeline import PrepareOptions, prepare
 from .prepare.summary import print_dialogue, print_report
 from .release.download import SOURCES, DownloadOptions, default_release_dir, download, release_inputs
@@ -136,6 +137,31 @@ def cmd_push(args: argparse.Namespace) -> None:
           f"{args.repo}:")
     for name in files:
         print(f"  {name}")
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from .generate import GenerateOptions, generate
+
+    index, _, count = args.shard.partition("/")
+    if not (index.isdigit() and count.isdigit()):
+        raise ConfigError(f"--shard {args.shard}: give i/n, e.g. 0/4")
+    options = GenerateOptions(
+        sector=args.sector, endpoint=args.endpoint, model=args.model, user_model=args.user_model,
+        out=args.out, dialogues=args.dialogues, seed=args.seed, concurrency=args.concurrency,
+        language=args.language, shard=(int(index), int(count)), prompts=args.prompts,
+        entities=args.entities, passages=args.passages,
+        api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), timeout=args.timeout,
+        max_retries=args.max_retries, temperature=args.temperature, max_tokens=args.max_tokens,
+        until=args.until)
+    summary = generate(options, progress=not args.quiet)
+    usage = summary["this_run"]
+    print(f"{summary['dialogues']} {args.sector} dialogues in {args.out} (dropped: "
+          f"{summary['dropped'] or 'none'}); this run: {usage['requests']} requests, "
+          f"{usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} completion tokens, "
+          f"asked again: {usage['retried'] or 'none'}")
+    if args.until == "dialogues":
+        print(f"prepare it: ultrachat prepare {args.sector} --data-dir {args.out} --out PREPARED"
+              + (f" --languages {summary['language_code']}" if args.language != "en" else ""))
 
 
 def _names(value: str) -> tuple[str, ...]:
@@ -266,6 +292,30 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--plot", type=Path, metavar="DIR", help="also write PNG plots here")
     stats.set_defaults(run=cmd_stats)
 
+    gen = commands.add_parser("generate", help="grow a sector the paper's way on an "
+                              "OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, TGI, OpenAI)")
+    gen.add_argument("sector", choices=list(SECTORS))
+    gen.add_argument("--endpoint", required=True, help="base URL, e.g. http://localhost:8000/v1")
+    gen.add_argument("--model", required=True, help="the assistant model (and the user's, by default)")
+    gen.add_argument("--user-model", help="a different model to play the user")
+    gen.add_argument("--dialogues", type=int, default=100)
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
+    gen.add_argument("--language", default="en", help="en, zh, fr, de, es or ja")
+    gen.add_argument("--shard", default="0/1", help="i/n: make every n-th dialogue from the i-th")
+    gen.add_argument("--prompts", type=Path, help="a folder of prompt files replacing ours by name")
+    gen.add_argument("--entities", type=Path, help="world: named entities, one a line")
+    gen.add_argument("--passages", type=Path, help="assistance: texts, one a line or JSON Lines")
+    gen.add_argument("--api-key", help="default: $OPENAI_API_KEY (none needed for most local servers)")
+    gen.add_argument("--timeout", type=float, default=120.0, help="seconds a request may take")
+    gen.add_argument("--max-retries", type=int, default=6, help="on 429, 5xx, timeouts, cut connections")
+    gen.add_argument("--temperature", type=float, default=0.8)
+    gen.add_argument("--max-tokens", type=int)
+    gen.add_argument("--until", choices=["openers", "dialogues"], default="dialogues",
+                     help="openers: stop after the first turns (run once, then share OUT/work)")
+    gen.add_argument("--quiet", action="store_true")
+    gen.set_defaults(run=cmd_generate)
     push = commands.add_parser("push", help="upload a prepared folder to the Hugging Face Hub",
                                description="Upload a folder written by `prepare` as a dataset repo. "
                                "Endpoint and token come from HF_ENDPOINT and HF_TOKEN (or your "

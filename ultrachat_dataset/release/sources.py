@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError, SourceError
-from ..layout import check_config
+from ..layout import SECTORS, check_config
 
 HUB_REPO = "stingning/ultrachat"
 TSINGHUA_URL = "https://cloud.tsinghua.edu.cn/f/{key}/?dl=1"
@@ -117,9 +117,31 @@ class InputFile:
     sector: str | None
 
 
+GENERATED_PATTERN = "generated_{sector}*.jsonl"  # what `ultrachat generate` writes, per shard
+
+
+def generated_inputs(config: str, data_dir: str | Path) -> list[InputFile]:
+    """Files `ultrachat generate` wrote (`generated_<sector>[-i-of-n].jsonl`) for the config's
+    sectors: release-format rows whose sector is in their name."""
+    directory = Path(data_dir)
+    sectors = SECTORS if check_config(config) == "all" else (config,)
+    if not directory.is_dir():
+        return []
+    return [InputFile(path, path.name, sector) for sector in sectors
+            for path in sorted(directory.glob(GENERATED_PATTERN.format(sector=sector)))
+            if not path.name.endswith(".meta.jsonl")]
+
+
 def local_inputs(config: str, data_dir: str | Path) -> list[InputFile]:
-    return [InputFile(found.path, found.release.name, found.release.sector)
-            for found in find_local(data_dir, config)]
+    """The release files in `data_dir`, then any generated ones; generated files alone will do."""
+    generated = generated_inputs(config, data_dir)
+    try:
+        found = find_local(data_dir, config)
+    except SourceError:
+        if not generated:
+            raise
+        found = []
+    return [InputFile(item.path, item.release.name, item.release.sector) for item in found] + generated
 
 
 def sample_dir() -> Path:

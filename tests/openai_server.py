@@ -1,0 +1,144 @@
+"""An OpenAI-compatible chat server on 127.0.0.1 for the generation tests and benchmark.
+
+Replies are a function of the request body alone (model, messages, seed), so a run's output
+does not depend on timing or order. It misbehaves on purpose:
+- by request number (`every`): 429 with Retry-After, 500, a cut connection, a reply slower than
+  the client's timeout; the client retries these with the same body, so they change nothing;
+- by the body's hash (`content_every`): malformed JSON, empty content, a refusal; the library
+  asks again with the next seed, so the outcome is still a function of the requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_WORD_TEXT = ("river garden signal market theory engine harbor lantern meadow circuit canyon ledger "
+              "orbit velvet summit prism archive compass festival glacier atlas beacon timber quartz "
+              "voyage mosaic ember thunder orchard cipher falcon harvest island journal kernel lagoon "
+              "mirror nectar oasis pillar quiver ribbon saddle tundra umbra vessel willow yonder zenith")
+WORDS = _WORD_TEXT.split(" ")
+REFUSAL = "I'm sorry, but as an AI language model I cannot help with that."
+HANZI = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可也你"
+
+
+class FakeOpenAI:
+    def __init__(self, latency: float = 0.0, every: dict | None = None,
+                 content_every: dict | None = None, retry_after: float = 0.2, slow: float = 2.0):
+        self.latency, self.every, self.content_every = latency, every or {}, content_every or {}
+        self.retry_after, self.slow = retry_after, slow
+        self.log: list[dict] = []  # every request: time, body digest, what was done
+        self._count = 0
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server._answer(self, body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _answer(self, handler, body: bytes) -> None:
+        with self._lock:
+            self._count += 1
+            number = self._count
+        digest = hashlib.sha256(body).hexdigest()
+        action = next((name for name, k in self.every.items() if number % k == 0), "ok")
+        if action == "ok":
+            action = next((name for name, k in self.content_every.items()
+                           if int(digest[:8], 16) % k == 0), "ok")
+        self.log.append({"time": time.monotonic(), "digest": digest, "action": action})
+        if handler.path.rstrip("/") != "/v1/chat/completions":
+            return self._send(handler, 404, {"error": {"message": "not found"}})
+        if action == "cut":
+            handler.close_connection = True
+            handler.connection.shutdown(2)
+            return None
+        if action == "rate_limit":
+            return self._send(handler, 429, {"error": {"message": "slow down"}},
+                              {"Retry-After": str(self.retry_after)})
+        if action == "server_error":
+            return self._send(handler, 500, {"error": {"message": "boom"}})
+        time.sleep(self.slow if action == "slow" else self.latency)
+        request = json.loads(body)
+        content = (REFUSAL if action == "refusal" else "" if action == "empty"
+                   else reply_for(request, digest))
+        completion = {"id": "chatcmpl-" + digest[:12], "object": "chat.completion", "created": 0,
+                      "model": request["model"],
+                      "choices": [{"index": 0, "finish_reason": "stop",
+                                   "message": {"role": "assistant", "content": content}}],
+                      "usage": {"prompt_tokens": len(body) // 4, "completion_tokens": len(content) // 4,
+                                "total_tokens": len(body) // 4 + len(content) // 4}}
+        if action == "malformed":
+            return self._send_raw(handler, 200, b'{"id": "chatcmpl-x", "choices": [{"mess')
+        return self._send(handler, 200, completion)
+
+    def _send(self, handler, status: int, payload: dict, headers: dict | None = None) -> None:
+        self._send_raw(handler, status, json.dumps(payload).encode(), headers)
+
+    @staticmethod
+    def _send_raw(handler, status: int, data: bytes, headers: dict | None = None) -> None:
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(data)
+        except OSError:  # the client gave up (timed out) first
+            pass
+
+
+def reply_for(request: dict, digest: str) -> str:
+    """A deterministic answer shaped like what the prompt asks for."""
+    rng = _Rng(digest)
+    messages = request["messages"]
+    prompt = messages[-1]["content"]
+    chinese = any("Write in Chinese" in m["content"] for m in messages)
+    if "one per line" in prompt.lower():
+        count = int(re.search(r"(?:Write|List) (\d+)", prompt).group(1))
+        return "\n".join(f"{i + 1}. {_sentence(rng, 9, chinese)}?" for i in range(count))
+    if prompt.startswith("Rewrite the following writing request"):
+        return _sentence(rng, 30, chinese) + "."
+    if prompt.startswith("You are playing a person"):
+        text = _sentence(rng, 12, chinese) + "?"
+        roll = rng.below(10)
+        if roll == 0:
+            return "Thank you so much!"  # only thanks: the library must ask again
+        return ("Thanks for that! " + text) if roll == 1 else text
+    return " ".join(_sentence(rng, 18, chinese) + "." for _ in range(4 + rng.below(4)))
+
+
+def _sentence(rng, words: int, chinese: bool) -> str:
+    if chinese:
+        return "".join(HANZI[rng.below(len(HANZI))] for _ in range(words * 2))
+    glue = ("the", "and", "of", "to", "is", "that", "for", "with", "you", "this")
+    picked = [glue[rng.below(len(glue))] if i % 2 else WORDS[rng.below(len(WORDS))] for i in range(words)]
+    return " ".join(picked).capitalize()
+
+
+class _Rng:
+    def __init__(self, digest: str):
+        self.state = int(digest, 16)
+
+    def below(self, n: int) -> int:
+        self.state = (self.state * 6364136223846793005 + 1442695040888963407) % 2**256
+        return (self.state >> 128) % n

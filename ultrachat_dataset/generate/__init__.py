@@ -1,0 +1,5 @@
+"""Growing UltraChat the paper's way on any OpenAI-compatible endpoint: `generate`."""
+
+from .run import GenerateOptions, generate
+
+__all__ = ["GenerateOptions", "generate"]

@@ -1,0 +1,163 @@
+"""The first user turn of every dialogue, built the paper's way for each sector, as a list in a
+fixed order (the same on every run and every shard; with a seeded endpoint, the same texts).
+
+- world: meta-topic -> subtopics -> questions (and, with `entities`, entity -> questions),
+  taken round-robin over the meta-topics so that a small run still covers all of them;
+- writing: writing type -> instructions, most of them expanded with concrete detail;
+- assistance: passage -> instructions, joined to the passage by a template.
+
+Every request's answer is kept in the run's store under a key naming what was asked, so a rerun
+asks nothing twice. A request given up after its retries counts as an empty answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+from pathlib import Path
+
+from ..errors import ConfigError
+from .client import GivenUp
+from .prompts import lines_of
+from .seeds import ASSISTANCE_TEMPLATES, META_TOPICS, WRITING_TYPES
+
+MAX_ROUNDS = 1000  # of opener requests: an endpoint that answers nothing usable cannot loop forever
+
+
+def chance(*parts) -> float:
+    """A number in [0, 1) fixed by `parts` (a stable hash): seeded choices per item."""
+    digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+async def build_openers(run, needed: int) -> list[dict]:
+    builders = {"world": _world, "writing": _writing, "assistance": _assistance}
+    return (await builders[run.options.sector](run, needed))[:needed]
+
+
+async def _items(run, key: str, prompt: str, most: int) -> list[str]:
+    """One list request, from the store if it was asked before."""
+    done = run.requests.get(key)
+    if done is None:
+        try:
+            reply = await run.ask(run.options.model, [{"role": "user", "content": prompt}], key)
+            items = lines_of(reply, most)
+        except GivenUp as given_up:
+            items = []
+            run.note_failed(key, given_up)
+        done = {"key": key, "items": items}
+        run.requests.add(done)
+    return done["items"]
+
+
+async def _world(run, needed: int) -> list[dict]:
+    options, prompts = run.options, run.prompts
+    # A small run asks about as many meta-topics as it has dialogues, each for fewer questions.
+    topics = META_TOPICS[:max(1, min(len(META_TOPICS), needed))]
+    count = max(1, min(options.questions_per_subtopic, math.ceil(needed / len(topics))))
+    subtopics = await asyncio.gather(*(
+        _items(run, f"subtopics|{topic}", prompts.render("subtopics", meta_topic=topic,
+                                                          count=options.subtopics_per_topic),
+               options.subtopics_per_topic) for topic in topics))
+    entities = _lines_of_file(options.entities) if options.entities else []
+    pool: list[dict] = []
+    for depth in range(MAX_ROUNDS):
+        asks = [(topic, found[depth]) for topic, found in zip(topics, subtopics) if depth < len(found)]
+        named = entities[depth * len(topics):(depth + 1) * len(topics)]
+        if len(pool) >= needed or not (asks or named):
+            break
+        answers = await asyncio.gather(
+            *(_items(run, f"questions|{topic}|{subtopic}", prompts.render(
+                "questions", meta_topic=topic, subtopic=subtopic, count=count), count)
+              for topic, subtopic in asks),
+            *(_items(run, f"entity|{entity}", prompts.render("entity_questions", entity=entity,
+                                                               count=count), count)
+              for entity in named))
+        for (topic, subtopic), questions in zip(asks, answers):
+            pool += [{"opener": q, "meta_topic": topic, "subtopic": subtopic} for q in questions]
+        for entity, questions in zip(named, answers[len(asks):]):
+            pool += [{"opener": q, "entity": entity} for q in questions]
+    return pool
+
+
+async def _writing(run, needed: int) -> list[dict]:
+    options, prompts = run.options, run.prompts
+    count = max(1, min(options.instructions_per_request, math.ceil(needed / len(WRITING_TYPES))))
+    pool: list[dict] = []
+    for batch in range(MAX_ROUNDS):
+        if len(pool) >= needed:
+            break
+        answers = await asyncio.gather(*(
+            _items(run, f"writing|{kind}|{batch}", prompts.render(
+                "writing_instructions", writing_type=kind, count=count) + _batch_note(batch), count)
+            for kind in WRITING_TYPES))
+        if not any(answers):
+            break
+        # Round-robin over the types, so that every type is in a small run.
+        for rank in range(count):
+            pool += [{"instruction": found[rank], "writing_type": kind}
+                     for kind, found in zip(WRITING_TYPES, answers) if rank < len(found)]
+    pool = pool[:needed]
+
+    async def expand(item: dict) -> None:
+        item["opener"] = item["instruction"]
+        if chance(options.seed, "expand", item["instruction"]) < options.expand_share:
+            found = await _items(run, f"expand|{item['instruction']}", prompts.render(
+                "writing_expand", instruction=item["instruction"]), 1)
+            if found:
+                item["opener"], item["expanded"] = found[0], True
+    await asyncio.gather(*(expand(item) for item in pool))
+    return pool
+
+
+def _batch_note(batch: int) -> str:
+    # Later batches ask for other requests than the first (the prompt differs, so the answer does).
+    return "" if batch == 0 else f" (Set {batch + 1}: avoid the most obvious requests.)"
+
+
+async def _assistance(run, needed: int) -> list[dict]:
+    options, prompts = run.options, run.prompts
+    if not options.passages:
+        raise ConfigError("the assistance sector needs --passages FILE: texts to build requests on "
+                          "(one a line, or JSON Lines with a \"text\" field)")
+    passages = _lines_of_file(options.passages, field="text")
+    count = options.instructions_per_passage
+    pool: list[dict] = []
+    step = max(options.concurrency, 1)
+    for start in range(0, len(passages), step):
+        if len(pool) >= needed:
+            break
+        chunk = list(enumerate(passages[start:start + step], start))
+        answers = await asyncio.gather(*(
+            _items(run, f"assistance|{index}", prompts.render("assistance_instructions", text=text,
+                                                                count=count), count)
+            for index, text in chunk))
+        for (index, text), instructions in zip(chunk, answers):
+            for instruction in instructions:
+                template = ASSISTANCE_TEMPLATES[int(chance(options.seed, "template", index, instruction)
+                                                    * len(ASSISTANCE_TEMPLATES))]
+                pool.append({"opener": template.format(instruction=instruction, text=text),
+                             "instruction": instruction, "passage": index, "template": template})
+    return pool
+
+
+def _lines_of_file(path: str | Path, field: str | None = None) -> list[str]:
+    """Non-blank lines of a text file, or the `field` of each line of a JSON Lines file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist")
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        if field and path.suffix == ".jsonl":
+            try:
+                items.append(str(json.loads(line)[field]))
+            except (ValueError, KeyError, TypeError):
+                raise ConfigError(f"{path} line {number}: not a JSON object with a {field!r} "
+                                  "field") from None
+        else:
+            items.append(line.strip())
+    return items

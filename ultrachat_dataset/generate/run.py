@@ -1,0 +1,233 @@
+"""`generate`: the paper's construction loop against one OpenAI-compatible endpoint.
+
+Stages, each resumable: openers (`openers.py`), then dialogues: the user model continues the
+conversation as the user (briefly, casually, in a persona), the assistant model answers, for the
+sector's number of rounds. Finished dialogues are appended to `OUT/work/<sector>/` as they come
+(in any order); the release-format files are written at the end, in dialogue order, aside and
+renamed into place: `OUT/generated_<sector>.jsonl` (`{"id", "data"}`, what `ultrachat prepare
+--data-dir OUT` reads) and `OUT/generated_<sector>.meta.jsonl` (topic, writing type, template,
+models, token usage of each dialogue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import ConfigError
+from .client import ChatClient, GivenUp
+from .openers import build_openers, chance
+from .prompts import Prompts
+from .seeds import LANGUAGES, PERSONAS, ROUNDS
+from .store import JsonlStore
+
+GENERATED_PREFIX = "generated_"
+_THANKS_LINE = re.compile(r"(?i)^\W*(?:ok(?:ay)?|great|perfect|awesome|cool)?\W*(?:thanks?|thank you|thx)"
+                          r"\b[^?]{0,80}$")
+_THANKS_LEAD = re.compile(r"(?i)^\W*(?:thanks?|thank you)(?: so much| a lot| very much)?"
+                          r"(?: for [^.!?\n]{0,80})?[.!,]+\s*")
+_SPEAKER = re.compile(r"(?i)^\s*(?:user|person|me|human)\s*:\s*")
+
+
+@dataclass
+class GenerateOptions:
+    sector: str
+    endpoint: str
+    model: str
+    out: Path
+    dialogues: int = 100
+    user_model: str | None = None  # default: the same model plays the user
+    seed: int = 0
+    concurrency: int = 16
+    language: str = "en"
+    shard: tuple[int, int] = (0, 1)  # (i, n): this machine makes dialogues i, i + n, i + 2n, ...
+    prompts: Path | None = None
+    entities: Path | None = None
+    passages: Path | None = None
+    api_key: str | None = None
+    timeout: float = 120.0
+    max_retries: int = 6
+    temperature: float = 0.8
+    max_tokens: int | None = None
+    subtopics_per_topic: int = 20
+    questions_per_subtopic: int = 10
+    instructions_per_request: int = 20
+    instructions_per_passage: int = 5
+    expand_share: float = 0.8
+    until: str = "dialogues"  # "openers": stop after the openers (run them once, share OUT/work)
+
+    def __post_init__(self):
+        if self.sector not in ROUNDS:
+            raise ConfigError(f"unknown sector {self.sector!r}: choose from {', '.join(ROUNDS)}")
+        index, count = self.shard
+        if not 0 <= index < count:
+            raise ConfigError(f"--shard {index}/{count}: give i/n with 0 <= i < n")
+        if self.concurrency < 1 or self.dialogues < 0:
+            raise ConfigError("--concurrency must be at least 1 and --dialogues not negative")
+        self.out = Path(self.out)
+
+
+class Run:
+    """One generation run: the client, the prompts, the stores and the request budget."""
+
+    def __init__(self, options: GenerateOptions):
+        self.options = options
+        self.prompts = Prompts(options.prompts, options.language)
+        self.client = ChatClient(options.endpoint, options.api_key, options.timeout,
+                                 options.max_retries)
+        self.work = options.out / "work" / options.sector
+        self.requests = JsonlStore(self.work / "requests.jsonl")
+        self.finished = JsonlStore(self.work / f"dialogues{_shard_suffix(options.shard)}.jsonl")
+        self.failed: Counter = Counter()
+        self._slots = asyncio.Semaphore(options.concurrency)
+
+    async def ask(self, model: str, messages: list[dict], key, check=None,
+                  usage: Counter | None = None) -> str:
+        async with self._slots:
+            text, counts = await self.client.ask(
+                model, messages, seed=_request_seed(self.options.seed, key),
+                temperature=self.options.temperature, max_tokens=self.options.max_tokens, check=check)
+        if usage is not None:
+            usage.update(counts)
+        return text
+
+    def note_failed(self, key, given_up: GivenUp) -> None:
+        self.failed[given_up.reason] += 1
+
+
+def _request_seed(seed: int, key) -> int:
+    return int(chance(seed, key) * 2**31)
+
+
+def _shard_suffix(shard: tuple[int, int]) -> str:
+    index, count = shard
+    return "" if count == 1 else f"-{index:05d}-of-{count:05d}"
+
+
+def generate(options: GenerateOptions, progress: bool = True) -> dict:
+    """Run every stage; returns the summary (also written to OUT/work/<sector>/summary*.json)."""
+    return asyncio.run(_generate(options, progress))
+
+
+async def _generate(options: GenerateOptions, progress: bool) -> dict:
+    run = Run(options)
+    try:
+        openers = await build_openers(run, options.dialogues)
+        if options.until == "openers":
+            return _summary(run, openers, [])
+        index, count = options.shard
+        mine = [number for number in range(index, len(openers), count)]
+        todo = [number for number in mine if str(number) not in run.finished]
+        with tqdm(total=len(mine), initial=len(mine) - len(todo), unit="dialogues",
+                  desc=f"generating {options.sector}", disable=not progress) as bar:
+            queue: asyncio.Queue = asyncio.Queue()
+            for number in todo:
+                queue.put_nowait(number)
+
+            async def worker() -> None:
+                while not queue.empty():
+                    number = queue.get_nowait()
+                    run.finished.add(await _dialogue(run, number, openers[number]))
+                    bar.update(1)
+            await asyncio.gather(*(worker() for _ in range(min(options.concurrency, len(todo)) or 1)))
+        _write_release_files(run, mine)
+        return _summary(run, openers, mine)
+    finally:
+        await run.client.close()
+        run.requests.close()
+        run.finished.close()
+
+
+async def _dialogue(run: Run, number: int, opener: dict) -> dict:
+    """One dialogue, or a record of why it was dropped (never a half dialogue in the output)."""
+    options, prompts = run.options, run.prompts
+    rng = np.random.default_rng([options.seed, number])
+    low, high = ROUNDS[options.sector]
+    rounds = int(rng.integers(low, high + 1))
+    persona = PERSONAS[int(rng.integers(len(PERSONAS)))]
+    user_model = options.user_model or options.model
+    system = prompts.render("assistant_system")
+    turns = [opener["opener"]]
+    usage: Counter = Counter()
+    record = {"key": str(number), "id": f"{options.sector}-{number}", "rounds": rounds}
+    try:
+        for round_number in range(rounds):
+            chat = [{"role": "system", "content": system}] + [
+                {"role": "user" if position % 2 == 0 else "assistant", "content": turn}
+                for position, turn in enumerate(turns)]
+            turns.append(await run.ask(options.model, chat, (number, "assistant", round_number),
+                                       usage=usage))
+            if round_number + 1 < rounds:
+                prompt = prompts.render("user_turn", persona=persona, transcript=_transcript(turns),
+                                        follow_up=prompts.follow_up[options.sector])
+                turns.append(without_thanks(await run.ask(
+                    user_model, [{"role": "user", "content": prompt}], (number, "user", round_number),
+                    check=lambda text: None if without_thanks(text) else "only_thanks", usage=usage)))
+    except GivenUp as given_up:
+        return {**record, "dropped": given_up.reason, "detail": given_up.detail, "usage": dict(usage)}
+    meta = {key: value for key, value in opener.items() if key != "opener"}
+    return {**record, "data": turns, "meta": {**meta, "model": options.model, "user_model": user_model,
+                                              "language": options.language, "persona": persona},
+            "usage": dict(usage)}
+
+
+def without_thanks(text: str) -> str:
+    """A simulated user's message without its thank-you lines and leading thanks (the paper
+    strips these polite turns), and without a speaker label the model may have added."""
+    text = _SPEAKER.sub("", text.strip())
+    lines = [line for line in text.splitlines() if not _THANKS_LINE.match(line.strip())]
+    return _THANKS_LEAD.sub("", "\n".join(lines).strip()).strip()
+
+
+def _transcript(turns: list[str]) -> str:
+    return "\n\n".join(f"{'User' if position % 2 == 0 else 'Assistant'}: {turn}"
+                       for position, turn in enumerate(turns))
+
+
+def _write_release_files(run: Run, mine: list[int]) -> None:
+    """The finished dialogues of this shard, in order, as release rows and metadata rows."""
+    options = run.options
+    name = f"{GENERATED_PREFIX}{options.sector}{_shard_suffix(options.shard)}"
+    rows, metas = [], []
+    for number in mine:
+        record = run.finished.get(str(number))
+        if record is None or "dropped" in record:
+            continue
+        rows.append({"id": record["id"], "data": record["data"]})
+        metas.append({"id": record["id"], "sector": options.sector, **record["meta"],
+                      "usage": record["usage"]})
+    for suffix, items in ((".jsonl", rows), (".meta.jsonl", metas)):
+        final = options.out / f"{name}{suffix}"
+        partial = final.with_name(f".{final.name}.partial")
+        partial.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items),
+                           encoding="utf-8")
+        os.replace(partial, final)
+
+
+def _summary(run: Run, openers: list[dict], mine: list[int]) -> dict:
+    records = [run.finished.get(str(number)) for number in mine]
+    kept = [r for r in records if r and "dropped" not in r]
+    dropped = Counter(r["dropped"] for r in records if r and "dropped" in r)
+    tokens = Counter()
+    for record in kept:
+        tokens.update(record["usage"])
+    summary = {
+        "sector": run.options.sector, "openers": len(openers), "dialogues": len(kept),
+        "dropped": dict(dropped), "opener_requests_given_up": dict(run.failed),
+        "this_run": run.client.usage.as_dict(),
+        "per_dialogue": {key: value / max(len(kept), 1) for key, value in tokens.items()},
+        "options": {key: str(value) if isinstance(value, Path) else value
+                    for key, value in asdict(run.options).items() if key != "api_key"},
+        "language_code": LANGUAGES[run.options.language][1],
+    }
+    path = run.work / f"summary{_shard_suffix(run.options.shard)}.json"
+    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    return summary
