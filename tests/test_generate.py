@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from openai_server import REFUSAL, FakeOpenAI
+
 from ultrachat_dataset.generate import GenerateOptions, generate
 from ultrachat_dataset.generate.run import without_thanks
 from ultrachat_dataset.generate.seeds import ASSISTANCE_TEMPLATES, ROUNDS
