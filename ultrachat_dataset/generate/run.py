@@ -124,7 +124,7 @@ async def _generate(options: GenerateOptions, progress: bool) -> dict:
         if options.until == "openers":
             return _summary(run, openers, [])
         index, count = options.shard
-        mine = [number for number in range(index, len(openers), count)]
+        mine = list(range(index, len(openers), count))
         todo = [number for number in mine if str(number) not in run.finished]
         with tqdm(total=len(mine), initial=len(mine) - len(todo), unit="dialogues",
                   desc=f"generating {options.sector}", disable=not progress) as bar:
