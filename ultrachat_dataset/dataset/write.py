@@ -57,28 +57,25 @@ _SPLIT_SPACE = "[\t\n\x0b\x0c\r \x1c-\x1f]"
 class DatasetWriter:
     """Routes prepared rows to one `ShardWriter` per (sector folder, split)."""
 
-    def __init__(self, data_dir: str | Path, test_fraction: float = TEST_FRACTION,
-                 on_written=lambda folder, table: None, **shard_options):
+    def __init__(self, data_dir: str | Path, on_written=lambda folder, table: None, **shard_options):
         """`on_written(folder, prepared rows)` sees every table written (for statistics)."""
         self.data_dir = Path(data_dir)
-        self.test_fraction = test_fraction
         self.on_written = on_written
         self.shard_options = shard_options
         self.writers: dict[tuple[str, str], ShardWriter] = {}
 
-    def write(self, rows: pa.Table) -> None:
-        """`rows` with `data` (not yet `messages`)."""
-        if rows.num_rows == 0:
+    def write(self, prepared: pa.Table, test: np.ndarray) -> None:
+        """Prepared rows (`prepared_table`), and which of them go to `test` (`is_test`)."""
+        if prepared.num_rows == 0:
             return
-        test = is_test(rows, self.test_fraction)
-        folders = pc.fill_null(rows.column("sector"), UNLABELLED)
+        folders = pc.fill_null(prepared.column("sector"), UNLABELLED)
         for folder in pc.unique(folders).to_pylist():
             in_folder = pc.equal(folders, folder).to_numpy(zero_copy_only=False)
             for split, chosen in (("train", in_folder & ~test), ("test", in_folder & test)):
                 if chosen.any():
-                    prepared = prepared_table(rows.filter(pa.array(chosen)))
-                    self._writer(folder, split).write(prepared)
-                    self.on_written(folder, prepared)
+                    rows = prepared.filter(pa.array(chosen))
+                    self._writer(folder, split).write(rows)
+                    self.on_written(folder, rows)
 
     def _writer(self, folder: str, split: str) -> ShardWriter:
         if (folder, split) not in self.writers:

@@ -21,16 +21,17 @@ import numpy as np
 import pyarrow as pa
 
 from ..dataset.folder import OutputFolderError, building
-from ..dataset.write import TEST_FRACTION, DatasetWriter
+from ..dataset.write import TEST_FRACTION, DatasetWriter, is_test, prepared_table
 from ..insight.stats import STATS_SAMPLE, StatsCollector
 from ..layout import SECTORS, UNLABELLED, check_config
 from ..rejects import RejectWriter, Report, rejects_from_rows
+from ..release.read import LineBlock
 from ..release.sources import InputFile
 from ..stages.clean import CleanOptions, clean
 from ..stages.decontaminate import BenchmarkFilter, load_prompts
 from ..stages.dedup import Deduplicator, DedupOptions, KeyPart, compute_keys
 from ..stages.langid import filter_languages
-from ..stages.validate import Block, read_validated
+from ..stages.validate import Block, ReadAccounts, parse_and_validate, raw_blocks
 
 
 @dataclass
@@ -44,12 +45,6 @@ class PrepareOptions:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-
-
-
-
 
 
 def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
@@ -89,22 +84,24 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
     deduplicator = Deduplicator(options.dedup)
     names = _RowNames()
     statistics = StatsCollector(written, STATS_SAMPLE)
-    output = DatasetWriter(out / "data", options.test_fraction,
+    output = DatasetWriter(out / "data",
                            on_written=lambda sector, rows: statistics.add(sector, rows["messages"]))
+    accounts = ReadAccounts(inputs, report)
     with RejectWriter(out / "rejects" / f"{config}.parquet") as rejects:
 
         def take_back(done: Processed) -> None:
             """Blocks come back in release order: dedup decides each against all before it."""
-            report.add_repairs(done.source, done.repairs)
-            rejects.write(done.read_rejects)  # counted by read_validated already
+            accounts.add(done.read)
+            rejects.write(done.read.rejects)
+            report.add_repairs(done.read.source, done.repairs)
             for table in done.stage_rejects:
                 report.add_rejects(table)
                 rejects.write(table)
             decision = deduplicator.decide(done.keys)
             names.add(done.rows)
             kept = decision.kept
-            output.write(done.rows.filter(pa.array(kept)))
-            report.add_kept(done.rows.filter(pa.array(kept)))
+            output.write(done.prepared.filter(pa.array(kept)), done.test[kept])
+            report.file(done.read.source).kept += int(kept.sum())
             if not kept.all():
                 dropped = rejects_from_rows(
                     done.rows.filter(pa.array(~kept)), "dedup",
@@ -116,9 +113,8 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
         with ThreadPoolExecutor(workers, thread_name_prefix="stages") as pool:
             running: deque[Future] = deque()  # in submission order: taken back in release order
             try:
-                for block in read_validated(inputs, report, odd_turns=options.odd_turns,
-                                            progress=progress):
-                    running.append(pool.submit(_per_row_stages, block, options, benchmark))
+                for raw in raw_blocks(inputs, progress=progress):
+                    running.append(pool.submit(_per_row_stages, raw, options, benchmark))
                     while len(running) > workers:  # bounded, so memory stays flat
                         take_back(running.popleft().result())
                 while running:
@@ -161,23 +157,27 @@ class _RowNames:
 
 @dataclass
 class Processed:
-    """A block after the per-row stages: kept rows, rejects in stage order, repairs, dedup keys."""
+    """A block after the per-row stages: what read made of it, the rows kept so far, rejects in
+    stage order, repairs, dedup keys, and the rows as they would be written, with their split."""
 
-    source: str
+    read: Block
     rows: pa.Table
-    read_rejects: pa.Table
     stage_rejects: list[pa.Table]
     repairs: Counter
     keys: KeyPart
+    prepared: pa.Table
+    test: np.ndarray
 
 
-def _per_row_stages(block: Block, options: PrepareOptions,
+def _per_row_stages(raw: LineBlock, options: PrepareOptions,
                     benchmark: BenchmarkFilter | None) -> Processed:
-    """langid -> clean -> decontaminate -> dedup keys on one block (pure: runs on a worker thread).
+    """parse -> validate -> langid -> clean -> decontaminate -> dedup keys -> prepared rows, on
+    one block (pure: runs on a worker thread, so the main thread only reads and decides).
 
     Language goes first so that text repair, the slowest step per turn, never runs on dialogues
     that are dropped for their language anyway.
     """
+    block = parse_and_validate(raw, options.odd_turns)
     rows, stage_rejects = block.rows, []
     if options.languages is not None:
         rows, language_rejects, _ = filter_languages(rows, options.languages)
@@ -188,8 +188,8 @@ def _per_row_stages(block: Block, options: PrepareOptions,
     if benchmark is not None:
         rows, overlap = benchmark.apply(rows)
         stage_rejects.append(overlap)
-    return Processed(block.source, rows, block.rejects, stage_rejects, cleaned.repairs,
-                     compute_keys(rows, options.dedup))
+    return Processed(block, rows, stage_rejects, cleaned.repairs, compute_keys(rows, options.dedup),
+                     prepared_table(rows), is_test(rows, options.test_fraction))
 
 
 def _only_unlabelled(inputs: list[InputFile]) -> bool:

@@ -60,16 +60,50 @@ class ReadBatch:
     repairs: Counter = field(default_factory=Counter)
 
 
+@dataclass
+class LineBlock:
+    """Whole lines of one file, not parsed yet: parsing is pure, so it can run on any thread.
+    `last` marks the file's last block (`ReleaseCheck` then judges the whole file)."""
+
+    data: memoryview
+    first_line: int
+    lines: int
+    ends_with_newline: bool
+    sector: str | None
+    source: str
+    path: Path
+    last: bool = False
+
+    def parse(self) -> ReadBatch:
+        batch = _read_block(self.data, self.first_line, self.ends_with_newline, self.sector,
+                            self.source)
+        assert batch.lines == self.lines  # the same newlines counted twice
+        return batch
+
+
 def read_file(path: str | Path, *, sector: str | None = None, source: str | None = None,
-              block_bytes: int = DEFAULT_BLOCK_BYTES,
+              block_bytes: int | None = None,
               on_progress: Callable[[int], None] | None = None) -> Iterator[ReadBatch]:
     """Yield one `ReadBatch` per block of whole lines of `path`.
 
     `source` names the file in rows and rejects (default: the file name); `on_progress` is called
     with the number of bytes of the file (compressed, as stored) consumed since the last call.
     """
+    check = ReleaseCheck()
+    for block in line_blocks(path, sector=sector, source=source, block_bytes=block_bytes,
+                             on_progress=on_progress):
+        batch = block.parse()
+        check.add(block, batch)
+        yield batch
+
+
+def line_blocks(path: str | Path, *, sector: str | None = None, source: str | None = None,
+                block_bytes: int | None = None,
+                on_progress: Callable[[int], None] | None = None) -> Iterator[LineBlock]:
+    """The blocks of whole lines of `path`, unparsed, numbered by line (see `read_file`)."""
     path = Path(path)
     source = source or path.name
+    block_bytes = block_bytes or DEFAULT_BLOCK_BYTES
     check_file_shape(path)
     stream = open_release_file(path)
     raw_file = getattr(stream, "fileobj", stream)
@@ -84,28 +118,48 @@ def read_file(path: str | Path, *, sector: str | None = None, source: str | None
             raise DataFileError(f"{path}: gzip data expands more than {MAX_EXPANSION}x, which no "
                                 "release file does (a damaged or hostile file); not reading on")
 
-    rows = blank = 0
+    waiting = None  # one block held back, so that the last one can say it is
     try:
-        for block, ends_with_newline in _line_blocks(stream, block_bytes, guard):
-            batch = _read_block(block, first_line, ends_with_newline, sector, source)
-            first_line += batch.lines
-            rows += batch.rows.num_rows
-            blank += _count_reason(batch.rejects, "blank_line")
+        for data, lines, ends_with_newline in _line_blocks(stream, block_bytes, guard):
+            block = LineBlock(data, first_line, lines, ends_with_newline, sector, source, path)
+            first_line += lines
             if on_progress is not None:
                 now = raw_file.tell()
                 on_progress(now - position)
                 position = now
-            yield batch
-        if rows == 0 and first_line - 1 > blank:
-            # Not one line is a dialogue: the file is in another shape (not defective lines).
-            raise DataFileError(f"{path}: none of its {first_line - 1 - blank} lines is a JSON "
-                                "object with `id` and `data`: this is not a release file (UltraChat "
-                                "JSON Lines); check what it holds, or download it again")
+            if waiting is not None:
+                yield waiting
+            waiting = block
     except (OSError, EOFError, gzip.BadGzipFile) as error:
         raise DataFileError(f"{path}: cannot read past line {first_line - 1}: {error}. "
                             "The file is damaged or incomplete; download it again") from error
     finally:
         stream.close()
+    if waiting is not None:
+        waiting.last = True
+        yield waiting
+
+
+@dataclass
+class ReleaseCheck:
+    """Tells a file of defective lines from a file that is not a release file at all, once all
+    its blocks are read in order: not one line a dialogue (blank lines aside) is the latter."""
+
+    rows: int = 0
+    lines: int = 0
+    blank: int = 0
+
+    def add(self, block: LineBlock, batch: ReadBatch) -> None:
+        self.rows += batch.rows.num_rows
+        self.lines += batch.lines
+        self.blank += _count_reason(batch.rejects, "blank_line")
+        if block.last:
+            if self.rows == 0 and self.lines > self.blank:
+                raise DataFileError(
+                    f"{block.path}: none of its {self.lines - self.blank} lines is a JSON object "
+                    "with `id` and `data`: this is not a release file (UltraChat JSON Lines); "
+                    "check what it holds, or download it again")
+            self.rows = self.lines = self.blank = 0
 
 
 def _count_reason(rejects: pa.Table, reason: str) -> int:
@@ -115,8 +169,9 @@ def _count_reason(rejects: pa.Table, reason: str) -> int:
 
 
 def _line_blocks(stream: BinaryIO, block_bytes: int,
-                 guard: Callable[[int], None]) -> Iterator[tuple[memoryview, bool]]:
-    """Blocks of whole lines without their final newline; a BOM at the start is dropped.
+                 guard: Callable[[int], None]) -> Iterator[tuple[memoryview, int, bool]]:
+    """Blocks of whole lines without their final newline, with their line count; a BOM at the
+    start is dropped.
 
     The flag says whether the block's last line ended with a newline (only the file's very last
     line may not). Bytes are read straight into the block's buffer after the carried start of a
@@ -142,14 +197,15 @@ def _line_blocks(stream: BinaryIO, block_bytes: int,
             carry, start = b"", 0
             continue
         if long_line:
-            yield memoryview(b"".join([*long_line, bytes(buffer[start:cut])])), True
+            joined = b"".join([*long_line, bytes(buffer[start:cut])])
+            yield memoryview(joined), joined.count(b"\n") + 1, True
             long_line = []
         else:
-            yield memoryview(buffer)[start:cut], True
+            yield memoryview(buffer)[start:cut], buffer.count(b"\n", start, cut) + 1, True
         carry, start = bytes(buffer[cut + 1:end]), 0
     tail = b"".join([*long_line, carry])
     if tail:
-        yield memoryview(tail), False
+        yield memoryview(tail), tail.count(b"\n") + 1, False
 
 
 def _read_block(block: memoryview, first_line: int, ends_with_newline: bool,

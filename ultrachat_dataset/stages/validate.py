@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from ..rejects import Report, rejects_from_rows
-from ..release.read import read_file
+from ..release.read import LineBlock, ReadBatch, ReleaseCheck, line_blocks
 from ..release.sources import InputFile
 from ..turns import TurnLayout, flags, is_blank, set_data
 
@@ -74,7 +74,6 @@ def validate(rows: pa.Table, odd_turns: str = "trim") -> Validated:
     return Validated(kept, rejects, repairs)
 
 
-
 def _details(reasons: list[str], null_id: np.ndarray, lengths: np.ndarray, null_turn: np.ndarray,
              blank_turn: np.ndarray) -> list[str]:
     """What exactly failed, for each rejected row (turns counted from 0)."""
@@ -91,30 +90,57 @@ def _details(reasons: list[str], null_id: np.ndarray, lengths: np.ndarray, null_
 
 @dataclass
 class Block:
-    """What read and validation made of one block of one file."""
+    """What read and validation made of one block of one file, and what the report counts of it."""
 
     source: str
     rows: pa.Table
-    rejects: pa.Table
+    rejects: pa.Table  # read's, then validation's
+    lines: int
+    repairs: Counter
+    read: ReadBatch
+    raw: LineBlock
+
+
+def raw_blocks(inputs: list[InputFile], *, progress: bool = True) -> Iterator[LineBlock]:
+    """Every input's blocks of whole lines, unparsed (cheap: the caller may parse elsewhere)."""
+    total = sum(item.path.stat().st_size for item in inputs)
+    with tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress) as bar:
+        for item in inputs:
+            yield from line_blocks(item.path, sector=item.sector, source=item.source,
+                                   on_progress=bar.update)
+
+
+def parse_and_validate(raw: LineBlock, odd_turns: str = "trim") -> Block:
+    """One block parsed and validated (pure: runs on a worker thread)."""
+    batch = raw.parse()
+    checked = validate(batch.rows, odd_turns=odd_turns)
+    return Block(raw.source, checked.rows, pa.concat_tables([batch.rejects, checked.rejects]),
+                 batch.lines, batch.repairs + checked.repairs, batch, raw)
+
+
+class ReadAccounts:
+    """Counts read blocks into the report, in release order: lines, rejects, repairs; and raises
+    when a whole file is not a release file. Kept rows are not counted here: the caller counts
+    what it finally keeps."""
+
+    def __init__(self, inputs: list[InputFile], report: Report):
+        self.report = report
+        self._check = ReleaseCheck()
+        for item in inputs:  # a file with no line still appears in the report
+            report.file(item.source)
+
+    def add(self, block: Block) -> None:
+        self._check.add(block.raw, block.read)
+        self.report.add_lines(block.source, block.lines)
+        self.report.add_repairs(block.source, block.repairs)
+        self.report.add_rejects(block.rejects)
 
 
 def read_validated(inputs: list[InputFile], report: Report, *, odd_turns: str = "trim",
                    progress: bool = True) -> Iterator[Block]:
-    """Valid rows and rejects block by block over every input, counting lines, rejects, repairs.
-
-    Kept rows are not counted here: the caller counts what it finally keeps.
-    """
-    total = sum(item.path.stat().st_size for item in inputs)
-    with tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress) as bar:
-        for item in inputs:
-            report.file(item.source)  # a file with no line still appears in the report
-            for batch in read_file(item.path, sector=item.sector, source=item.source,
-                                   on_progress=bar.update):
-                report.add_lines(item.source, batch.lines)
-                report.add_repairs(item.source, batch.repairs)
-                report.add_rejects(batch.rejects)
-                checked = validate(batch.rows, odd_turns=odd_turns)
-                report.add_repairs(item.source, checked.repairs)
-                report.add_rejects(checked.rejects)
-                yield Block(item.source, checked.rows,
-                            pa.concat_tables([batch.rejects, checked.rejects]))
+    """Valid rows and rejects block by block over every input, counted into `report`."""
+    accounts = ReadAccounts(inputs, report)
+    for raw in raw_blocks(inputs, progress=progress):
+        block = parse_and_validate(raw, odd_turns)
+        accounts.add(block)
+        yield block
