@@ -95,10 +95,11 @@ def time_stages(directory: Path) -> None:
     import time
     from collections import Counter
 
+    from ultrachat_dataset.dataset.write import DatasetWriter, is_test, prepared_table
     from ultrachat_dataset.rejects import Report
     from ultrachat_dataset.release.sources import local_inputs
     from ultrachat_dataset.stages import clean, langid
-    from ultrachat_dataset.stages.dedup import DedupOptions, compute_keys
+    from ultrachat_dataset.stages.dedup import Deduplicator, DedupOptions, compute_keys
     from ultrachat_dataset.stages.validate import read_validated
 
     seconds: Counter = Counter()
@@ -119,9 +120,19 @@ def time_stages(directory: Path) -> None:
     timing(clean, "fix_turn_text", "  ftfy (in clean)")
     timing(langid, "detect_language", "  langdetect (in langid)")
     blocks = read_validated(local_inputs("all", directory), Report(), progress=False)
+    deduplicator = Deduplicator(DedupOptions())
+    output_dir = tempfile.TemporaryDirectory()
+    output = DatasetWriter(Path(output_dir.name))
+
+    def decide(rows):
+        kept = deduplicator.decide(compute_keys(rows, DedupOptions())).kept
+        return rows.filter(kept)
+
     stages = [("langid", lambda rows: langid.filter_languages(rows, ("en",))[0]),
               ("clean", lambda rows: clean.clean(rows, clean.CleanOptions()).rows),
-              ("dedup keys", lambda rows: compute_keys(rows, DedupOptions()) and rows)]
+              ("dedup keys + decision", decide),
+              ("prepared rows + split", lambda rows: (prepared_table(rows), is_test(rows))),
+              ("write parquet", lambda prepared: output.write(*prepared) or prepared)]
     start = time.perf_counter()
     while True:
         tick = time.perf_counter()
@@ -134,9 +145,14 @@ def time_stages(directory: Path) -> None:
             tick = time.perf_counter()
             rows = stage(rows)
             seconds[name] += time.perf_counter() - tick
+    tick = time.perf_counter()
+    output.close(["world", "writing", "assistance"])  # the last row groups are written here
+    seconds["write parquet"] += time.perf_counter() - tick
+    output_dir.cleanup()
     total = time.perf_counter() - start
     for label in ("read + validate", "langid", "  langdetect (in langid)", "clean",
-                  "  ftfy (in clean)", "dedup keys"):
+                  "  ftfy (in clean)", "dedup keys + decision", "prepared rows + split",
+                  "write parquet"):
         extra = f"  ({calls[label]} calls)" if calls[label] else ""
         print(f"{label:26s} {seconds[label]:7.1f} s{extra}")
     print(f"{'total (one core)':26s} {total:7.1f} s")

@@ -1,6 +1,7 @@
 """Dedup keeps the first occurrence and names it; near-dup catches edits, not strangers."""
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -8,10 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ultrachat_dataset.errors import ConfigError
+from ultrachat_dataset.hashing import mix64
 from ultrachat_dataset.release.read import ROW_SCHEMA
 from ultrachat_dataset.release.synth import _Composer
 from ultrachat_dataset.stages.decontaminate import BenchmarkFilter, load_prompts
-from ultrachat_dataset.stages.dedup import Decision, Deduplicator, DedupOptions, KeyPart
+from ultrachat_dataset.stages.dedup import Decision, Deduplicator, DedupOptions, KeyPart, opening_signatures
+from ultrachat_dataset.stages.normalize import normalize_expr
 from ultrachat_dataset.turns import opening_text
 
 
@@ -181,3 +184,48 @@ def test_a_near_chain_points_at_its_first_row_across_blocks(batch):
              for chunk in np.split(bands, range(batch, 4, batch))]
     assert [reason for part in parts for reason in part.reasons] == [None] + ["near_duplicate"] * 3
     assert np.concatenate([part.duplicate_of for part in parts]).tolist() == [0, 0, 0, 0]
+
+
+def fnv1a64(data: bytes) -> int:
+    value = 0xCBF29CE484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001B3) % 2**64
+    return value
+
+
+def mixed(value: int) -> int:
+    return int(mix64(np.array([value], np.uint64))[0])
+
+
+def reference_signature(turns: list[str], options: DedupOptions) -> tuple[list[int], int]:
+    """The rule as written in the docstring, one dialogue in plain Python: the opening, normalised
+    by the Unicode regexes, its words, shingles and bins."""
+    opening = "\n".join(turns)[:options.near_chars]
+    normal = pl.DataFrame({"t": [opening]}).select(normalize_expr(pl.col("t"), True))["t"][0]
+    words = [mixed(fnv1a64(word.encode())) for word in normal.split(" ") if word]
+    width, bins = options.shingle_words, options.bands * options.rows_per_band
+    multipliers = [int(m) for m in mix64(np.arange(width))]
+    signature = [2**64 - 1] * bins
+    count = 0
+    for start in range(len(words) - width + 1):
+        shingle = mixed(sum(w * m for w, m in zip(words[start:start + width], multipliers)) % 2**64)
+        slot = ((shingle >> 32) * bins) >> 32
+        signature[slot] = min(signature[slot], shingle & 0xFFFFFFFF)
+        count += 1
+    return signature, count
+
+
+SIGNATURE_TEXT = st.text(alphabet=st.sampled_from(list("abZ9 ,.'\t\n-éÉßＡ日\u00a0\u2028")), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)  # the first call compiles the kernel
+@given(st.lists(st.lists(SIGNATURE_TEXT, max_size=4), max_size=5), st.integers(0, 60),
+       st.integers(1, 3), st.integers(1, 3))
+def test_minhash_signatures_equal_the_rule_on_any_text(dialogues, near_chars, width, bins):
+    # ASCII openings take the compiled byte path, the others the Unicode regexes first: both
+    # must give the rule's words, shingles and bins, cut at the same character.
+    options = DedupOptions(near_chars=near_chars, shingle_words=width, bands=bins, rows_per_band=1)
+    signature, shingles = opening_signatures(pa.array(dialogues, pa.list_(pa.string())), options)
+    expected = [reference_signature(turns, options) for turns in dialogues]
+    assert signature.tolist() == [row for row, _ in expected]
+    assert shingles.tolist() == [count for _, count in expected]

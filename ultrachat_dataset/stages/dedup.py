@@ -20,14 +20,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from ..errors import ConfigError
 from ..hashing import mix64
-from ..turns import TurnLayout, opening_text
-from .normalize import normalized_hashes, normalized_words
+from ..turns import TurnLayout, opening_text, string_buffers
+from .normalize import (
+    KEEP_BYTE,
+    LOWER_BYTE,
+    NOT_BREAK_BYTE,
+    normalized_hashes,
+    normalized_words,
+    plain_strings,
+    regex_normalized,
+)
 
 DEDUP_MODES = {
     "exact": "drop dialogues equal to an earlier one after normalisation (case, space, punctuation)",
@@ -39,6 +48,8 @@ _REASON_CODES = (None, "exact_duplicate", "near_duplicate", "duplicate_opener")
 _U64 = np.uint64
 _MIX = _U64(0x9E3779B97F4A7C15)
 _NO_SHINGLE = _U64(0xFFFFFFFFFFFFFFFF)
+_FNV_OFFSET = _U64(0xCBF29CE484222325)  # FNV-1a 64's specified offset basis and prime
+_FNV_PRIME = _U64(0x100000001B3)
 
 
 @dataclass
@@ -82,26 +93,110 @@ def word_shingles(texts: pa.Array, words_per_shingle: int) -> pl.DataFrame:
     return pl.DataFrame({"doc": doc[:count][whole], "shingle": shingle[whole]})
 
 
-def minhash_bands(texts: pa.Array, options: DedupOptions) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, bands) LSH keys, and which rows have too few shingles to compare.
+def minhash_bands(data: pa.Array | pa.ChunkedArray, options: DedupOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, bands) LSH keys of each dialogue's opening `near_chars` characters (its turns
+    joined by a line break), and which rows have too few shingles to compare.
 
     One-permutation hashing estimates Jaccard well only when a text has about as many shingles
     as bins; shorter texts (under `bands * rows_per_band` shingles) are left to exact dedup.
+    ASCII openings (almost all) are read straight from the turns in one compiled pass
+    (`_opening_minhash`); the others are normalised by the Unicode rule first, then read the same way.
     """
     bins = options.bands * options.rows_per_band
-    shingles = word_shingles(texts, options.shingle_words)
-    mixed = mix64(shingles["shingle"].to_numpy())
-    docs = shingles["doc"].to_numpy().astype(np.int64)
-    too_short = np.bincount(docs, minlength=len(texts)) < bins
-    bin_of = ((mixed >> _U64(32)) * _U64(bins)) >> _U64(32)
-    signature = np.full(len(texts) * bins, _NO_SHINGLE, _U64)
-    np.minimum.at(signature, docs * bins + bin_of.astype(np.int64), mixed & _U64(0xFFFFFFFF))
-    signature = _densify(signature.reshape(len(texts), bins))
+    signature, shingles = opening_signatures(data, options)
+    too_short = shingles < bins
+    signature = _densify(signature)
     powers = mix64(np.arange(options.rows_per_band))
     with np.errstate(over="ignore"):
-        keys = (signature.reshape(len(texts), options.bands, options.rows_per_band) * powers).sum(
+        keys = (signature.reshape(len(signature), options.bands, options.rows_per_band) * powers).sum(
             axis=2, dtype=_U64) + np.arange(options.bands, dtype=_U64)
     return keys, too_short
+
+
+def opening_signatures(data: pa.Array | pa.ChunkedArray,
+                       options: DedupOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, bins) MinHash signatures of each dialogue's opening (not densified: an empty bin
+    holds all ones), and how many shingles each opening has."""
+    bins = options.bands * options.rows_per_band
+    layout = TurnLayout.of(data)
+    offsets, text = string_buffers(plain_strings(layout.turns))
+    first_turn = np.concatenate([[0], np.cumsum(layout.lengths)]).astype(np.int64)
+    signature, shingles, non_ascii = _opening_minhash(
+        text, offsets, first_turn, options.near_chars, bins, _multipliers(options.shingle_words), True)
+    if non_ascii.any():
+        rows = np.flatnonzero(non_ascii)
+        opening = opening_text(data.take(pa.array(rows)), options.near_chars)
+        offsets, text = string_buffers(plain_strings(regex_normalized(opening, keep_spaces=True)))
+        signature[rows], shingles[rows], _ = _opening_minhash(
+            text, offsets, np.arange(len(rows) + 1, dtype=np.int64), len(text) + 1, bins,
+            _multipliers(options.shingle_words), False)
+    return signature, shingles
+
+
+def _multipliers(width: int) -> np.ndarray:
+    """Each position in a shingle gets its own multiplier: shingles are order-sensitive."""
+    return mix64(np.arange(width))
+
+
+@numba.njit(nogil=True, cache=True)
+def _opening_minhash(text, offsets, first_turn, budget, bins, multipliers,
+                     ascii_only):  # pragma: no cover (compiled; tested through opening_signatures)
+    """One pass over the opening bytes of each dialogue: words, shingles, MinHash signature.
+
+    Dialogue d is turns first_turn[d] .. first_turn[d+1]-1, read as if joined by a line break,
+    for at most `budget` bytes. Words are the ASCII rule's (`normalize`): runs of letters and
+    digits, lower-cased, punctuation dropped, cut at white space. A word's hash is FNV-1a 64 of
+    its bytes, mixed (SplitMix64); a shingle is the sum of `len(multipliers)` consecutive word
+    hashes times their position's multiplier, mixed; its high half picks the bin, its low half
+    competes for the bin's minimum. `ascii_only`: a dialogue with a non-ASCII byte in its
+    opening is only flagged (the caller normalises it by the Unicode rule); otherwise such
+    bytes are letters (text the Unicode rule already normalised).
+    """
+    dialogues, width = len(first_turn) - 1, len(multipliers)
+    signature = np.full((dialogues, bins), _NO_SHINGLE)
+    shingles = np.zeros(dialogues, np.int64)
+    non_ascii = np.zeros(dialogues, np.bool_)
+    window = np.zeros(width, np.uint64)  # the last words' hashes, oldest first
+    for d in range(dialogues):
+        left, words, word, in_word = budget, 0, _FNV_OFFSET, False
+        for turn in range(first_turn[d], first_turn[d + 1]):
+            start = offsets[turn]
+            end = min(offsets[turn + 1], start + left)
+            left -= end - start
+            for position in range(start, end + 1):  # `end`: the break after the turn
+                byte = text[position] if position < end else 10
+                if ascii_only and byte >= 128:
+                    non_ascii[d] = True
+                    break
+                if KEEP_BYTE[byte]:
+                    word = (word ^ _U64(LOWER_BYTE[byte])) * _FNV_PRIME
+                    in_word = True
+                elif in_word and not NOT_BREAK_BYTE[byte]:  # a word ends: slide it in
+                    shingle = _U64(0)
+                    for k in range(width - 1):
+                        window[k] = window[k + 1]
+                        shingle += window[k] * multipliers[k]
+                    window[width - 1] = _mix(word)
+                    words += 1
+                    if words >= width:  # the window is full: fold its shingle into the signature
+                        mixed = _mix(shingle + window[width - 1] * multipliers[width - 1])
+                        slot = ((mixed >> _U64(32)) * _U64(bins)) >> _U64(32)
+                        signature[d, slot] = min(signature[d, slot], mixed & _U64(0xFFFFFFFF))
+                        shingles[d] += 1
+                    word, in_word = _FNV_OFFSET, False
+            if non_ascii[d] or left == 0:
+                break
+            left -= 1  # the line break joining this turn to the next
+    return signature, shingles, non_ascii
+
+
+@numba.njit(inline="always", cache=True)
+def _mix(value):  # pragma: no cover (compiled)
+    """SplitMix64's finaliser, as `hashing.mix64`."""
+    value = value + _U64(0x9E3779B97F4A7C15)
+    value = (value ^ (value >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    value = (value ^ (value >> _U64(27))) * _U64(0x94D049BB133111EB)
+    return value ^ (value >> _U64(31))
 
 
 def _densify(signature: np.ndarray) -> np.ndarray:
@@ -154,8 +249,7 @@ def compute_keys(rows: pa.Table, options: DedupOptions) -> KeyPart:
     part = KeyPart(rows.num_rows, dialogue_hashes(layout, turn_hashes),
                    turn_hashes[layout.position == 0])
     if "near" in options.modes:
-        prefix = opening_text(rows.column("data"), options.near_chars)
-        part.bands, part.too_short = minhash_bands(prefix, options)
+        part.bands, part.too_short = minhash_bands(rows.column("data"), options)
     return part
 
 

@@ -32,7 +32,7 @@ def normalize_expr(text: pl.Expr, keep_spaces: bool) -> pl.Expr:
 
 def normalized_hashes(texts: pa.Array, seed: int) -> np.ndarray:
     """One 64-bit hash per text of its normalised form (white space removed)."""
-    texts = _plain_strings(texts)
+    texts = plain_strings(texts)
     hashes = np.zeros(len(texts), np.uint64)
     ascii_mask = flags(pc.string_is_ascii(texts))
     if ascii_mask.any():
@@ -42,13 +42,13 @@ def normalized_hashes(texts: pa.Array, seed: int) -> np.ndarray:
         hashes[chosen] = stable_hashes(_strings(kept_offsets, kept), seed)
     if not ascii_mask.all():
         rest = np.flatnonzero(~ascii_mask)
-        hashes[rest] = stable_hashes(_regex_normalized(texts.take(pa.array(rest)), False), seed)
+        hashes[rest] = stable_hashes(regex_normalized(texts.take(pa.array(rest)), False), seed)
     return hashes
 
 
 def normalized_words(texts: pa.Array, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(text index, word hash) for every word of every normalised text, in text then word order."""
-    texts = _plain_strings(texts)
+    texts = plain_strings(texts)
     ascii_mask = flags(pc.string_is_ascii(texts))
     docs, hashes = [], []
     for chosen, part in ((np.flatnonzero(ascii_mask), texts),
@@ -56,7 +56,7 @@ def normalized_words(texts: pa.Array, seed: int) -> tuple[np.ndarray, np.ndarray
         if len(chosen) == 0:
             continue
         if part is None:  # the regex rule, then the same cut into words (it leaves letters,
-            part = _plain_strings(_regex_normalized(texts.take(pa.array(chosen)), True))  # digits, spaces)
+            part = plain_strings(regex_normalized(texts.take(pa.array(chosen)), True))  # digits, spaces)
             positions, chosen = chosen, np.arange(len(chosen))
         else:
             positions = np.arange(len(texts))
@@ -73,12 +73,12 @@ def normalized_words(texts: pa.Array, seed: int) -> tuple[np.ndarray, np.ndarray
     return doc, word
 
 
-def _regex_normalized(texts: pa.Array, keep_spaces: bool) -> pa.Array:
+def regex_normalized(texts: pa.Array, keep_spaces: bool) -> pa.Array:
     frame = pl.from_arrow(texts).alias("text").to_frame()
     return frame.select(normalize_expr(pl.col("text"), keep_spaces))["text"].to_arrow()
 
 
-def _plain_strings(texts: pa.Array | pa.ChunkedArray) -> pa.StringArray:
+def plain_strings(texts: pa.Array | pa.ChunkedArray) -> pa.StringArray:
     if isinstance(texts, pa.ChunkedArray):
         texts = pa.concat_arrays(texts.chunks) if texts.num_chunks else pa.array([], pa.string())
     if texts.type != pa.string():
@@ -93,9 +93,9 @@ _CLASS = np.zeros(256, np.uint8)
 _CLASS[list(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")] = 1
 _CLASS[list(b"\t\n\x0b\x0c\r ")] = 2  # the ASCII part of Unicode White_Space (regex `\s`)
 _CLASS[128:] = 1
-_LOWER = np.frombuffer(bytes(range(256)).lower(), np.uint8).copy()
-_KEEP = (_CLASS == 1).astype(np.int64)
-_NOT_BREAK = (_CLASS != 2).astype(np.int64)
+LOWER_BYTE = np.frombuffer(bytes(range(256)).lower(), np.uint8).copy()
+KEEP_BYTE = (_CLASS == 1).astype(np.int64)
+NOT_BREAK_BYTE = (_CLASS != 2).astype(np.int64)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -111,8 +111,8 @@ def _squeeze_ascii(data, offsets, chosen):  # pragma: no cover (compiled; tested
         text = chosen[number]
         for position in range(offsets[text], offsets[text + 1]):
             byte = data[position]
-            kept[size] = _LOWER[byte]
-            size += _KEEP[byte]
+            kept[size] = LOWER_BYTE[byte]
+            size += KEEP_BYTE[byte]
         kept_offsets[number + 1] = size
     return kept[:size], kept_offsets
 
@@ -133,13 +133,13 @@ def _cut_words(data, offsets, chosen):  # pragma: no cover (compiled; tested thr
         in_word = 0
         for position in range(offsets[text], offsets[text + 1]):
             byte = data[position]
-            keep = _KEEP[byte]
+            keep = KEEP_BYTE[byte]
             word_text[words] = text
             words += keep & (1 - in_word)  # a letter after a break starts a word
-            letters[size] = _LOWER[byte]
+            letters[size] = LOWER_BYTE[byte]
             size += keep
             word_offsets[words] = size  # unchanged by a byte that is not kept
-            in_word = keep | (in_word & _NOT_BREAK[byte])
+            in_word = keep | (in_word & NOT_BREAK_BYTE[byte])
     return letters[:size], word_offsets[:words + 1], word_text[:words]
 
 
