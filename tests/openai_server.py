@@ -62,6 +62,12 @@ class FakeOpenAI:
         self.httpd.shutdown()
         self.httpd.server_close()
 
+    def __enter__(self) -> FakeOpenAI:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def _answer(self, handler, body: bytes) -> None:
         with self._lock:
             self._count += 1
@@ -71,7 +77,8 @@ class FakeOpenAI:
         if action == "ok":
             action = next((name for name, k in self.content_every.items()
                            if int(digest[:8], 16) % k == 0), "ok")
-        self.log.append({"time": time.monotonic(), "digest": digest, "action": action})
+        self.log.append({"time": time.monotonic(), "digest": digest, "action": action,
+                         "body": body.decode("utf-8", "replace")})
         if handler.path.rstrip("/") != "/v1/chat/completions":
             return self._send(handler, 404, {"error": {"message": "not found"}})
         if action == "cut":

@@ -17,7 +17,7 @@ from openai_server import REFUSAL, FakeOpenAI
 
 from ultrachat_dataset.generate import GenerateOptions, generate
 from ultrachat_dataset.generate.run import without_thanks
-from ultrachat_dataset.generate.seeds import ASSISTANCE_TEMPLATES, ROUNDS
+from ultrachat_dataset.generate.seeds import ASSISTANCE_TEMPLATES, META_TOPICS, ROUNDS
 from ultrachat_dataset.prepare import PrepareOptions, local_inputs, prepare
 
 CHAOS = {"every": {"rate_limit": 9, "server_error": 13, "cut": 17},
@@ -178,3 +178,31 @@ def test_polite_closings_are_stripped_from_user_turns():
     assert without_thanks("User: ok thanks\nAnd the sea?") == "And the sea?"
     assert without_thanks("Thank you so much!") == ""
     assert without_thanks("Is thanks a noun?") == "Is thanks a noun?"
+
+
+def test_world_grows_questions_into_related_ones_and_entities_through_meta_questions(tmp_path):
+    with FakeOpenAI() as calm:  # no chaos: every opener asked for is made
+        entities = tmp_path / "entities.txt"
+        entities.write_text("Mount Fuji\nThe Rosetta Stone\n")
+        out = tmp_path / "out"
+        summary = generate(options(calm, out, dialogues=40, subtopics_per_topic=1,
+                                   questions_per_subtopic=1, related_per_question=10,
+                                   meta_questions_per_entity=2, entities=entities,
+                                   price_prompt=2.0, price_completion=6.0), progress=False)
+        asked = [json.loads(entry["body"])["messages"][-1]["content"] for entry in calm.log]
+    metas = rows_of(out / "generated_world.meta.jsonl")
+    openers = {meta["id"]: row["data"][0] for meta, row in zip(metas, rows_of(out / "generated_world.jsonl"))}
+    # 30 meta-topics give 30 questions, the entities 2 x 2; the 6 missing come from related ones.
+    assert Counter("related_to" in m for m in metas) == {False: 34, True: 6}
+    topic_questions = {openers[m["id"]] for m in metas if "subtopic" in m and "related_to" not in m}
+    assert all(m["related_to"] in topic_questions and m["meta_topic"] == META_TOPICS[0]
+               for m in metas if "related_to" in m)
+    kinds = {(m["entity"], m["meta_question"]) for m in metas if "entity" in m}
+    assert len(kinds) == 4 and {entity for entity, _ in kinds} == {"Mount Fuji", "The Rosetta Stone"}
+    assert all(any(f'"{entity}" of this kind: {kind}' in prompt for prompt in asked)
+               for entity, kind in kinds)  # each question was asked of its meta-question
+    # Money: the tokens summed over every request at the prices given, per million.
+    run = summary["this_run"]
+    assert summary["cost"]["this_run"] == pytest.approx(
+        (run["prompt_tokens"] * 2.0 + run["completion_tokens"] * 6.0) / 1e6)
+    assert 0 < summary["cost"]["per_dialogue"] < summary["cost"]["this_run"]

@@ -152,13 +152,17 @@ def cmd_generate(args: argparse.Namespace) -> None:
         entities=args.entities, passages=args.passages,
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), timeout=args.timeout,
         max_retries=args.max_retries, temperature=args.temperature, max_tokens=args.max_tokens,
-        until=args.until)
+        price_prompt=args.price_prompt, price_completion=args.price_completion, until=args.until)
     summary = generate(options, progress=not args.quiet)
     usage = summary["this_run"]
     print(f"{summary['dialogues']} {args.sector} dialogues in {args.out} (dropped: "
           f"{summary['dropped'] or 'none'}); this run: {usage['requests']} requests, "
           f"{usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} completion tokens, "
           f"asked again: {usage['retried'] or 'none'}")
+    cost = summary["cost"]
+    if cost["this_run"] is not None:
+        print(f"cost at the prices given: {cost['this_run']:.4f} this run, "
+              f"{cost['per_dialogue']:.6f} a dialogue")
     if args.until == "dialogues":
         print(f"prepare it: ultrachat prepare {args.sector} --data-dir {args.out} --out PREPARED"
               + (f" --languages {summary['language_code']}" if args.language != "en" else ""))
@@ -312,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--max-retries", type=int, default=6, help="on 429, 5xx, timeouts, cut connections")
     gen.add_argument("--temperature", type=float, default=0.8)
     gen.add_argument("--max-tokens", type=int)
+    gen.add_argument("--price-prompt", type=float, help="what a million prompt tokens cost "
+                     "(any currency): the summary then gives the run's cost")
+    gen.add_argument("--price-completion", type=float, help="what a million completion tokens cost")
     gen.add_argument("--until", choices=["openers", "dialogues"], default="dialogues",
                      help="openers: stop after the first turns (run once, then share OUT/work)")
     gen.add_argument("--quiet", action="store_true")

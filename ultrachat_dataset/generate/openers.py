@@ -1,8 +1,9 @@
 """The first user turn of every dialogue, built the paper's way for each sector, as a list in a
 fixed order (the same on every run and every shard; with a seeded endpoint, the same texts).
 
-- world: meta-topic -> subtopics -> questions (and, with `entities`, entity -> questions),
-  taken round-robin over the meta-topics so that a small run still covers all of them;
+- world: meta-topic -> subtopics -> questions -> related questions (and, with `entities`,
+  entity -> meta-questions -> questions), taken round-robin over the meta-topics so that a
+  small run still covers all of them;
 - writing: writing type -> instructions, most of them expanded with concrete detail;
 - assistance: passage -> instructions, joined to the passage by a template.
 
@@ -68,18 +69,40 @@ async def _world(run, needed: int) -> list[dict]:
         named = entities[depth * len(topics):(depth + 1) * len(topics)]
         if len(pool) >= needed or not (asks or named):
             break
-        answers = await asyncio.gather(
-            *(_items(run, f"questions|{topic}|{subtopic}", prompts.render(
-                "questions", meta_topic=topic, subtopic=subtopic, count=count), count)
-              for topic, subtopic in asks),
-            *(_items(run, f"entity|{entity}", prompts.render("entity_questions", entity=entity,
-                                                               count=count), count)
-              for entity in named))
-        for (topic, subtopic), questions in zip(asks, answers):
-            pool += [{"opener": q, "meta_topic": topic, "subtopic": subtopic} for q in questions]
-        for entity, questions in zip(named, answers[len(asks):]):
-            pool += [{"opener": q, "entity": entity} for q in questions]
+        found = await asyncio.gather(
+            *(_labelled(run, f"questions|{topic}|{subtopic}", prompts.render(
+                "questions", meta_topic=topic, subtopic=subtopic, count=count), count,
+                {"meta_topic": topic, "subtopic": subtopic}) for topic, subtopic in asks),
+            *(_entity_questions(run, entity, count) for entity in named))
+        questions = [item for items in found for item in items]
+        pool += questions
+        # Related questions, as the paper grows each question into ten, for as many as still needed.
+        related = options.related_per_question
+        if related and len(pool) < needed:
+            grown = questions[:math.ceil((needed - len(pool)) / related)]
+            pool += [item for items in await asyncio.gather(*(
+                _labelled(run, f"related|{item['opener']}", prompts.render(
+                    "related_questions", question=item["opener"], count=related), related,
+                    {**item, "related_to": item["opener"]}) for item in grown)) for item in items]
     return pool
+
+
+async def _labelled(run, key: str, prompt: str, most: int, labels: dict) -> list[dict]:
+    """A list request's items as openers carrying the labels of what was asked."""
+    return [{**labels, "opener": item} for item in await _items(run, key, prompt, most)]
+
+
+async def _entity_questions(run, entity: str, count: int) -> list[dict]:
+    """The entity branch: kinds of questions about the entity (meta-questions), then questions
+    of each kind, specific and general."""
+    kinds = await _items(run, f"entity|{entity}", run.prompts.render(
+        "entity_meta_questions", entity=entity, count=run.options.meta_questions_per_entity),
+        run.options.meta_questions_per_entity)
+    found = await asyncio.gather(*(
+        _labelled(run, f"entity|{entity}|{kind}", run.prompts.render(
+            "entity_questions", entity=entity, meta_question=kind, count=count), count,
+            {"entity": entity, "meta_question": kind}) for kind in kinds))
+    return [item for items in found for item in items]
 
 
 async def _writing(run, needed: int) -> list[dict]:

@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from .seeds import LANGUAGES
 
-PROMPT_FILES = ("subtopics", "questions", "entity_questions", "writing_instructions", "writing_expand",
+PROMPT_FILES = ("subtopics", "questions", "related_questions", "entity_meta_questions",
+                "entity_questions", "writing_instructions", "writing_expand",
                 "assistance_instructions", "user_turn", "follow_up", "assistant_system")
 
 

@@ -59,9 +59,13 @@ class GenerateOptions:
     max_tokens: int | None = None
     subtopics_per_topic: int = 20
     questions_per_subtopic: int = 10
+    related_per_question: int = 10  # 0: no related questions
+    meta_questions_per_entity: int = 5
     instructions_per_request: int = 20
     instructions_per_passage: int = 5
     expand_share: float = 0.8
+    price_prompt: float | None = None  # money a million prompt tokens costs, for the summary
+    price_completion: float | None = None  # and a million completion tokens
     until: str = "dialogues"  # "openers": stop after the openers (run them once, share OUT/work)
 
     def __post_init__(self):
@@ -212,6 +216,14 @@ def _write_release_files(run: Run, mine: list[int]) -> None:
         os.replace(partial, final)
 
 
+def _cost(tokens, options: GenerateOptions) -> float | None:
+    """Money the tokens cost at the prices given (per million tokens), or None without prices."""
+    if options.price_prompt is None and options.price_completion is None:
+        return None
+    return (tokens.get("prompt_tokens", 0) * (options.price_prompt or 0)
+            + tokens.get("completion_tokens", 0) * (options.price_completion or 0)) / 1e6
+
+
 def _summary(run: Run, openers: list[dict], mine: list[int]) -> dict:
     records = [run.finished.get(str(number)) for number in mine]
     kept = [r for r in records if r and "dropped" not in r]
@@ -219,11 +231,14 @@ def _summary(run: Run, openers: list[dict], mine: list[int]) -> dict:
     tokens = Counter()
     for record in kept:
         tokens.update(record["usage"])
+    spent = _cost(tokens, run.options)
     summary = {
         "sector": run.options.sector, "openers": len(openers), "dialogues": len(kept),
         "dropped": dict(dropped), "opener_requests_given_up": dict(run.failed),
         "this_run": run.client.usage.as_dict(),
         "per_dialogue": {key: value / max(len(kept), 1) for key, value in tokens.items()},
+        "cost": {"this_run": _cost(run.client.usage.as_dict(), run.options),
+                 "per_dialogue": None if spent is None else spent / max(len(kept), 1)},
         "options": {key: str(value) if isinstance(value, Path) else value
                     for key, value in asdict(run.options).items() if key != "api_key"},
         "language_code": LANGUAGES[run.options.language][1],
