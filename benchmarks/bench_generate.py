@@ -1,6 +1,6 @@
 """Generation throughput against an OpenAI-compatible server with a set latency per request.
 
-    uv run python benchmarks/bench_generate.py [--dialogues 1024] [--latency 0.2]
+    uv run python benchmarks/bench_generate.py [--dialogues 1024] [--latency 0.2] [--concurrency 1,16,64]
 
 Starts the tests' scripted server on 127.0.0.1 in its own process (no misbehaviour, `--latency`
 seconds a reply),
@@ -38,11 +38,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dialogues", type=int, default=1024)
     parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--concurrency", default="1,16,64", help="comma-separated levels")
     args = parser.parse_args()
     server, url = start_server(args.latency)
     rows = []
     try:
-        for concurrency in (1, 16, 64):
+        for concurrency in (int(level) for level in args.concurrency.split(",")):
             # At concurrency 1, fewer dialogues: the rate is the same and the wait is not.
             count = max(8, args.dialogues // 16) if concurrency == 1 else args.dialogues
             with tempfile.TemporaryDirectory() as out:

@@ -27,6 +27,13 @@ REFUSAL = "I'm sorry, but as an AI language model I cannot help with that."
 HANZI = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可也你"
 
 
+class _Listener(ThreadingHTTPServer):
+    # socketserver's backlog of 5 drops the SYNs of a client opening 64 connections at once, and
+    # each dropped one waits a second to try again; serving engines listen with a backlog of
+    # hundreds (uvicorn: 2048).
+    request_queue_size = 1024
+
+
 class FakeOpenAI:
     def __init__(self, latency: float = 0.0, every: dict | None = None,
                  content_every: dict | None = None, retry_after: float = 0.2, slow: float = 2.0):
@@ -53,7 +60,7 @@ class FakeOpenAI:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 server._answer(self, body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Listener(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()

@@ -34,8 +34,24 @@ def chance(*parts) -> float:
 
 
 async def build_openers(run, needed: int) -> list[dict]:
+    """The openers' list; an item may still need `finish_opener` (one request of its own) before
+    its dialogue starts, so that those requests run beside the dialogues, not in a wave before."""
     builders = {"world": _world, "writing": _writing, "assistance": _assistance}
     return (await builders[run.options.sector](run, needed))[:needed]
+
+
+async def finish_opener(run, item: dict) -> dict:
+    """The item with its final `opener`: writing instructions are expanded with concrete detail
+    (for `expand_share` of them, chosen by the seed); other sectors' openers are final."""
+    if "opener" in item:
+        return item
+    item = {**item, "opener": item["instruction"]}
+    if chance(run.options.seed, "expand", item["instruction"]) < run.options.expand_share:
+        found = await _items(run, f"expand|{item['instruction']}", run.prompts.render(
+            "writing_expand", instruction=item["instruction"]), 1)
+        if found:
+            item["opener"], item["expanded"] = found[0], True
+    return item
 
 
 async def _items(run, key: str, prompt: str, most: int) -> list[str]:
@@ -122,17 +138,7 @@ async def _writing(run, needed: int) -> list[dict]:
         for rank in range(count):
             pool += [{"instruction": found[rank], "writing_type": kind}
                      for kind, found in zip(WRITING_TYPES, answers) if rank < len(found)]
-    pool = pool[:needed]
-
-    async def expand(item: dict) -> None:
-        item["opener"] = item["instruction"]
-        if chance(options.seed, "expand", item["instruction"]) < options.expand_share:
-            found = await _items(run, f"expand|{item['instruction']}", prompts.render(
-                "writing_expand", instruction=item["instruction"]), 1)
-            if found:
-                item["opener"], item["expanded"] = found[0], True
-    await asyncio.gather(*(expand(item) for item in pool))
-    return pool
+    return pool  # expanded by `finish_opener`
 
 
 def _batch_note(batch: int) -> str:

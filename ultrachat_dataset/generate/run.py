@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from .client import ChatClient, GivenUp
-from .openers import build_openers, chance
+from .openers import build_openers, chance, finish_opener
 from .prompts import Prompts
 from .seeds import LANGUAGES, PERSONAS, ROUNDS
 from .store import JsonlStore
@@ -126,10 +126,13 @@ async def _generate(options: GenerateOptions, progress: bool) -> dict:
     try:
         openers = await build_openers(run, options.dialogues)
         if options.until == "openers":
+            await asyncio.gather(*(finish_opener(run, item) for item in openers))
             return _summary(run, openers, [])
         index, count = options.shard
         mine = list(range(index, len(openers), count))
-        todo = [number for number in mine if str(number) not in run.finished]
+        # Longest dialogues first: the run does not end waiting on a few long ones started last.
+        todo = sorted((number for number in mine if str(number) not in run.finished),
+                      key=lambda number: -_plan(options, number)[0])
         with tqdm(total=len(mine), initial=len(mine) - len(todo), unit="dialogues",
                   desc=f"generating {options.sector}", disable=not progress) as bar:
             queue: asyncio.Queue = asyncio.Queue()
@@ -139,7 +142,8 @@ async def _generate(options: GenerateOptions, progress: bool) -> dict:
             async def worker() -> None:
                 while not queue.empty():
                     number = queue.get_nowait()
-                    run.finished.add(await _dialogue(run, number, openers[number]))
+                    opener = await finish_opener(run, openers[number])
+                    run.finished.add(await _dialogue(run, number, opener))
                     bar.update(1)
             await asyncio.gather(*(worker() for _ in range(min(options.concurrency, len(todo)) or 1)))
         _write_release_files(run, mine)
@@ -153,10 +157,7 @@ async def _generate(options: GenerateOptions, progress: bool) -> dict:
 async def _dialogue(run: Run, number: int, opener: dict) -> dict:
     """One dialogue, or a record of why it was dropped (never a half dialogue in the output)."""
     options, prompts = run.options, run.prompts
-    rng = np.random.default_rng([options.seed, number])
-    low, high = ROUNDS[options.sector]
-    rounds = int(rng.integers(low, high + 1))
-    persona = PERSONAS[int(rng.integers(len(PERSONAS)))]
+    rounds, persona = _plan(options, number)
     user_model = options.user_model or options.model
     system = prompts.render("assistant_system")
     turns = [opener["opener"]]
@@ -181,6 +182,14 @@ async def _dialogue(run: Run, number: int, opener: dict) -> dict:
     return {**record, "data": turns, "meta": {**meta, "model": options.model, "user_model": user_model,
                                               "language": options.language, "persona": persona},
             "usage": dict(usage)}
+
+
+def _plan(options: GenerateOptions, number: int) -> tuple[int, str]:
+    """Dialogue `number`'s rounds and the user's persona, fixed by the seed."""
+    rng = np.random.default_rng([options.seed, number])
+    low, high = ROUNDS[options.sector]
+    rounds = int(rng.integers(low, high + 1))
+    return rounds, PERSONAS[int(rng.integers(len(PERSONAS)))]
 
 
 def without_thanks(text: str) -> str:
