@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,33 @@ _SPLIT_SPACE = "[\t\n\x0b\x0c\r \x1c-\x1f]"
 
 
 
+@dataclass
+class Part:
+    """Prepared rows of one block bound for one (folder, split), and their row numbers."""
+
+    folder: str
+    split: str
+    table: pa.Table
+    rows: np.ndarray
+
+
+def route(prepared: pa.Table, test: np.ndarray) -> list[Part]:
+    """Cut prepared rows by sector folder and split, in row order (pure: runs on a worker, so
+    the writer only filters out what dedup dropped, and only where it dropped something)."""
+    parts = []
+    if prepared.num_rows == 0:
+        return parts
+    folders = pc.fill_null(prepared.column("sector"), UNLABELLED)
+    for folder in pc.unique(folders).to_pylist():
+        in_folder = pc.equal(folders, folder).to_numpy(zero_copy_only=False)
+        for split, chosen in (("train", in_folder & ~test), ("test", in_folder & test)):
+            if chosen.all():
+                parts.append(Part(folder, split, prepared, np.arange(prepared.num_rows)))
+            elif chosen.any():
+                parts.append(Part(folder, split, prepared.filter(pa.array(chosen)), np.flatnonzero(chosen)))
+    return parts
+
+
 class DatasetWriter:
     """Routes prepared rows to one `ShardWriter` per (sector folder, split)."""
 
@@ -66,16 +94,16 @@ class DatasetWriter:
 
     def write(self, prepared: pa.Table, test: np.ndarray) -> None:
         """Prepared rows (`prepared_table`), and which of them go to `test` (`is_test`)."""
-        if prepared.num_rows == 0:
-            return
-        folders = pc.fill_null(prepared.column("sector"), UNLABELLED)
-        for folder in pc.unique(folders).to_pylist():
-            in_folder = pc.equal(folders, folder).to_numpy(zero_copy_only=False)
-            for split, chosen in (("train", in_folder & ~test), ("test", in_folder & test)):
-                if chosen.any():
-                    rows = prepared.filter(pa.array(chosen))
-                    self._writer(folder, split).write(rows)
-                    self.on_written(folder, rows)
+        self.write_parts(route(prepared, test), np.ones(prepared.num_rows, bool))
+
+    def write_parts(self, parts: list[Part], kept: np.ndarray) -> None:
+        """Parts cut by `route`, keeping only the rows `kept` (by row number in the block)."""
+        for part in parts:
+            chosen = kept[part.rows]
+            table = part.table if chosen.all() else part.table.filter(pa.array(chosen))
+            if table.num_rows:
+                self._writer(part.folder, part.split).write(table)
+                self.on_written(part.folder, table)
 
     def _writer(self, folder: str, split: str) -> ShardWriter:
         if (folder, split) not in self.writers:

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..dataset.folder import OutputFolderError, building
-from ..dataset.write import TEST_FRACTION, DatasetWriter, is_test, prepared_table
+from ..dataset.write import TEST_FRACTION, DatasetWriter, Part, is_test, prepared_table, route
 from ..insight.stats import STATS_SAMPLE, StatsCollector
 from ..layout import SECTORS, UNLABELLED, check_config
 from ..rejects import RejectWriter, Report, rejects_from_rows
@@ -100,7 +100,7 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
             decision = deduplicator.decide(done.keys)
             names.add(done.rows)
             kept = decision.kept
-            output.write(done.prepared.filter(pa.array(kept)), done.test[kept])
+            output.write_parts(done.parts, kept)
             report.file(done.read.source).kept += int(kept.sum())
             if not kept.all():
                 dropped = rejects_from_rows(
@@ -158,15 +158,14 @@ class _RowNames:
 @dataclass
 class Processed:
     """A block after the per-row stages: what read made of it, the rows kept so far, rejects in
-    stage order, repairs, dedup keys, and the rows as they would be written, with their split."""
+    stage order, repairs, dedup keys, and the rows as they would be written."""
 
     read: Block
     rows: pa.Table
     stage_rejects: list[pa.Table]
     repairs: Counter
     keys: KeyPart
-    prepared: pa.Table
-    test: np.ndarray
+    parts: list[Part]  # the rows as they would be written, cut by folder and split
 
 
 def _per_row_stages(raw: LineBlock, options: PrepareOptions,
@@ -189,7 +188,7 @@ def _per_row_stages(raw: LineBlock, options: PrepareOptions,
         rows, overlap = benchmark.apply(rows)
         stage_rejects.append(overlap)
     return Processed(block, rows, stage_rejects, cleaned.repairs, compute_keys(rows, options.dedup),
-                     prepared_table(rows), is_test(rows, options.test_fraction))
+                     route(prepared_table(rows), is_test(rows, options.test_fraction)))
 
 
 def _only_unlabelled(inputs: list[InputFile]) -> bool:

@@ -284,13 +284,14 @@ class _BlockReader:
 
     def _with_trace(self, table: pa.Table, lines: np.ndarray) -> pa.Table:
         count = table.num_rows
-        # No pa.table(dict) or pa.scalar here: they import pandas (a second per process).
+        # Columns from buffers: no Python list of a row's worth of strings or line numbers.
+        numbers = np.ascontiguousarray(lines, np.int64)
         return pa.Table.from_arrays([
             table.column("id"),
             table.column("data"),
-            pa.array([self.sector] * count, pa.string()),
-            pa.array([self.source] * count, pa.string()),
-            pa.array(lines, pa.int64()),
+            _repeated(self.sector, count),
+            _repeated(self.source, count),
+            pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(numbers)]),
         ], schema=ROW_SCHEMA)
 
     def _reject_blank(self, lo: int, hi: int) -> None:
@@ -369,6 +370,15 @@ class _BlockReader:
         rejects = (rejects_from_records(self.rejects) if self.rejects
                    else REJECT_SCHEMA.empty_table())
         return ReadBatch(rows, rejects, len(self.starts), self.repairs)
+
+
+def _repeated(value: str | None, count: int) -> pa.StringArray:
+    """`value` `count` times (or nulls), built from buffers."""
+    if value is None:
+        return pa.nulls(count, pa.string())
+    encoded = value.encode()
+    offsets = np.arange(count + 1, dtype=np.int32) * len(encoded)
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(encoded * count))
 
 
 def _id_in_raw(text: str) -> str | None:

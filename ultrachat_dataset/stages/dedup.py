@@ -266,7 +266,7 @@ class Deduplicator:
         self.options = options
         self.rows = 0
         self._exact, self._opener = _KeyIndex(), _KeyIndex()
-        self._bands = [_KeyIndex() for _ in range(options.bands)]
+        self._bands = _KeyIndex()  # every band's keys (they differ by band: see `minhash_bands`)
         self._root = np.zeros(0, np.int64)  # near dedup: the kept row each row leads to
 
     def add(self, rows: pa.Table) -> Decision:
@@ -298,10 +298,10 @@ class Deduplicator:
         root[rows] = rows
         candidates = np.flatnonzero(alive & ~part.too_short)
         ids = rows[candidates]
-        leader = ids.copy()
-        for band, index in enumerate(self._bands):
-            leader = np.minimum(leader, _first_seen(index, part.bands[candidates, band], ids))
-        root[ids] = leader
+        # Row-major: a key's first occurrence is in its earliest row.
+        first = _first_seen(self._bands, part.bands[candidates].ravel(),
+                            np.repeat(ids, self.options.bands))
+        root[ids] = np.minimum(ids, first.reshape(len(ids), self.options.bands).min(axis=1))
         while True:  # rows of earlier blocks already point at their root
             deeper = root[root[ids]]
             if np.array_equal(deeper, root[ids]):
