@@ -8,8 +8,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "ultrachat_dataset"
 # Lowest first. Top-level modules are the base (the folder format, reason codes, chat formats,
 # accounting types, errors, turn helpers), except the entry points at the top.
-LAYERS = ["base", "release", "stages", "insight", "dataset", "prepare", "training", "generate", "entry"]
-SIBLINGS = {"prepare", "training", "generate"}  # one level: none imports another
+LAYERS = ["base", "release", "stages", "insight", "dataset", "prepare", "training", "generate",
+          "explore", "entry"]
+SIBLINGS = {"prepare", "training", "generate", "explore"}  # one level: none imports another
 ENTRY_POINTS = {"cli", "builder", "__init__"}
 
 

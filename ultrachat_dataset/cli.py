@@ -168,6 +168,12 @@ def cmd_generate(args: argparse.Namespace) -> None:
               + (f" --languages {summary['language_code']}" if args.language != "en" else ""))
 
 
+def cmd_explore(args: argparse.Namespace) -> None:
+    from .explore import serve
+
+    serve(args.out, host=args.host, port=args.port)
+
+
 def _names(value: str) -> tuple[str, ...]:
     """A comma-separated list option; 'none' is the empty list."""
     return () if value.strip() == "none" else tuple(n.strip() for n in value.split(",") if n.strip())
@@ -323,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="openers: stop after the first turns (run once, then share OUT/work)")
     gen.add_argument("--quiet", action="store_true")
     gen.set_defaults(run=cmd_generate)
+    explore = commands.add_parser("explore", help="look at a prepared folder in the browser: "
+                                  "counts, dialogues, rejects and duplicates (read-only, local)")
+    explore.add_argument("out", type=Path, help="a folder written by `ultrachat prepare`")
+    explore.add_argument("--port", type=int, default=8765)
+    explore.add_argument("--host", default="127.0.0.1",
+                         help="address to listen on (default 127.0.0.1: this machine only)")
+    explore.set_defaults(run=cmd_explore)
     push = commands.add_parser("push", help="upload a prepared folder to the Hugging Face Hub",
                                description="Upload a folder written by `prepare` as a dataset repo. "
                                "Endpoint and token come from HF_ENDPOINT and HF_TOKEN (or your "
