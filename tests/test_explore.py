@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import threading
+import urllib.request
 
 import pytest
 from explore_folder import PLANTED_BAD_LINE, PLANTED_SCRIPT, WORLD_FILE, prepared_folder
@@ -143,3 +144,17 @@ def test_the_api_answers_as_the_explorer_does(server, explorer):
     assert status == 200
     assert json.loads(body) == explorer.rows(RowQuery(status="rejected", reason="near_duplicate",
                                                       page_size=5))
+
+
+def test_the_command_prints_its_address_and_serves_the_folder(folder):
+    process = subprocess.Popen([sys.executable, "-m", "ultrachat_dataset.cli", "explore", str(folder),
+                                "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        address = re.search(r"at (http://127\.0\.0\.1:\d+/)", line).group(1)
+        with urllib.request.urlopen(address + "api/overview", timeout=10) as response:
+            served = json.loads(response.read())
+        assert served["lines"] == json.loads((folder / "report.json").read_text())["lines"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
