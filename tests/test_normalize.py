@@ -6,7 +6,12 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ultrachat_dataset.stages.normalize import normalize_expr, normalized_hashes, normalized_words
+from ultrachat_dataset.stages.normalize import (
+    normalize_expr,
+    normalized_hashes,
+    normalized_words,
+    whitespace_tokens,
+)
 
 ascii_text = st.text(alphabet=st.characters(max_codepoint=127), max_size=60)
 SPECIAL = "aZ9 \t\n\r\x0b\x0c\x1f\x00.,'-_!é É\u00a0\u2019\u2028ß日ж"  # spaces, punctuation, non-ASCII
@@ -47,3 +52,10 @@ def test_sliced_arrays_and_case_punctuation_variants():
     docs, words = normalized_words(array, seed=11)
     assert docs.tolist() == [0, 0, 1, 1, 2, 2]
     assert words[0] == words[2] == words[4] != words[1]
+
+
+@settings(deadline=None)  # the first call compiles the kernel
+@given(st.lists(st.one_of(st.none(), ascii_text, any_text), max_size=12))
+def test_whitespace_tokens_equal_the_regex_count(values):
+    expected = pl.Series(values, dtype=pl.String).str.count_matches(r"\S+").fill_null(0).to_list()
+    assert whitespace_tokens(pa.array(values, pa.string())).tolist() == expected

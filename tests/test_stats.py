@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lexicalrichness import LexicalRichness
 
 from ultrachat_dataset.insight.stats import compute, load_dialogues, mtld, stats_of, topic_diversity, words
@@ -107,3 +109,47 @@ def test_cli_stats_prints_the_table_and_writes_plots(corpus, tmp_path):
     for name in ("exchanges.png", "utterance_lengths.png"):
         width, height = png_size(tmp_path / name)
         assert width > 300 and height > 200
+
+
+def reference_topic_diversity(dialogues: list[list[str]], dims: int = 1 << 18) -> float:
+    """The measure in plain Python: each dialogue's words (turns joined by spaces) and neighbour
+    pairs, hashed to `dims` buckets; TF-IDF; the mean cosine distance over all pairs."""
+    import math
+
+    from ultrachat_dataset.hashing import stable_hashes
+    vectors = []
+    for turns in dialogues:
+        tokens = words(" ".join(turns))
+        grams = tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]
+        counts = {}
+        for bucket in (stable_hashes(grams, seed=3) % np.uint64(dims)).tolist() if grams else []:
+            counts[bucket] = counts.get(bucket, 0) + 1
+        vectors.append(counts)
+    used = vectors
+    n = len(used)
+    if n < 2 or not any(used):  # no word anywhere: nothing to compare
+        return 0.0
+    frequency = {}
+    for v in used[:n]:
+        for term in v:
+            frequency[term] = frequency.get(term, 0) + 1
+    units = []
+    for v in used[:n]:
+        weights = {t: c * (math.log((1 + n) / (1 + frequency[t])) + 1) for t, c in v.items()}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        units.append({t: w / norm for t, w in weights.items()})
+    total = sum(sum(a.get(t, 0.0) * w for t, w in b.items()) for i, a in enumerate(units)
+                for j, b in enumerate(units) if i != j)
+    return 1 - total / (n * (n - 1))
+
+
+TURN_TEXT = st.text(alphabet=st.sampled_from(list("ab c'.Z9\n\tİK-")), max_size=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(TURN_TEXT, min_size=1, max_size=4), min_size=2, max_size=6))
+def test_topic_diversity_in_vectors_equals_the_measure_in_plain_python(dialogues):
+    messages = pa.array([[{"role": "user" if i % 2 == 0 else "assistant", "content": t}
+                          for i, t in enumerate(turns)] for turns in dialogues])
+    expected = reference_topic_diversity(dialogues)
+    assert topic_diversity(messages) == pytest.approx(expected, abs=1e-9)

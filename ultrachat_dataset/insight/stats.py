@@ -28,6 +28,7 @@ from ..errors import ConfigError
 from ..formats import MESSAGES_TYPE as MESSAGES
 from ..hashing import mix64, stable_hashes
 from ..layout import shard_files
+from ..stages.normalize import whitespace_tokens
 from ..turns import TurnLayout
 
 PAPER = {"dialogues": 1_468_352, "avg_exchanges": 3.8, "avg_dialogue_tokens": 1467.4,
@@ -285,37 +286,48 @@ def _spoken(messages: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def _token_counts(contents: pa.Array, tokenizer) -> np.ndarray:
     if tokenizer is None:
-        return pl.from_arrow(contents).str.count_matches(r"\S+").fill_null(0).to_numpy().astype(np.float64)
+        return whitespace_tokens(contents).astype(np.float64)
     encoded = tokenizer(contents.to_pylist(), add_special_tokens=False)["input_ids"]
     return np.array([len(ids) for ids in encoded], np.float64)
 
 
 def topic_diversity(messages: pa.Array | pa.ChunkedArray, dims: int = 1 << 18) -> float:
-    """Mean pairwise cosine distance of TF-IDF vectors (hashed unigrams and bigrams), sparse."""
-    documents, grams = [], []
-    for number, dialogue in enumerate(messages.to_pylist()):
-        tokens = words(" ".join(m["content"] for m in dialogue))
-        found = tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]
-        documents += [number] * len(found)
-        grams += found
-    if not grams:
+    """Mean pairwise cosine distance of TF-IDF vectors (hashed unigrams and bigrams), sparse.
+
+    A dialogue's terms are the `words` of its turns joined by spaces, and each pair of
+    neighbours (across turns too); in vectors: the words of each turn, in order, then pairs of
+    neighbours within a dialogue."""
+    if isinstance(messages, pa.ChunkedArray):
+        messages = messages.combine_chunks()
+    layout = TurnLayout.of(messages)
+    turns = pl.DataFrame({"doc": layout.owner,
+                          "word": pl.from_arrow(pc.struct_field(layout.turns, "content"))})
+    found = turns.with_columns(pl.col("word").str.to_lowercase().str.extract_all(_WORD.pattern)) \
+        .explode("word").drop_nulls("word")
+    doc, word = found["doc"], found["word"]
+    neighbours = (doc.shift(-1) == doc).fill_null(False)
+    bigrams = (word + " " + word.shift(-1)).filter(neighbours)
+    documents = pl.concat([doc, doc.filter(neighbours)]).to_numpy()
+    grams = pl.concat([word, bigrams]).to_arrow()
+    if len(grams) == 0:
         return 0.0
     # A stable hash (not Python's salted one, nor polars' unversioned one): the same statistic
     # on every run and every install.
     index = stable_hashes(grams, seed=3) % np.uint64(dims)
-    pairs, tf = np.unique(np.asarray(documents, np.int64) * dims + index.astype(np.int64),
+    pairs, tf = np.unique(documents.astype(np.int64) * dims + index.astype(np.int64),
                           return_counts=True)
     doc, term = pairs // dims, pairs % dims
-    n = int(doc.max()) + 1
+    n = len(messages)  # every dialogue counts, one with no word too (far from all)
     idf = np.log((1 + n) / (1 + np.bincount(term, minlength=dims))) + 1
     value = tf * idf[term]
     unit = value / np.sqrt(np.bincount(doc, value**2, minlength=n))[doc]
     if n < 2:
         return 0.0
-    # With unit vectors, the sum of all pairwise dot products is |sum of vectors|^2 - n:
-    # the mean over pairs needs no n x n matrix.
+    # With unit vectors, the sum of all pairwise dot products is |sum of vectors|^2 minus each
+    # vector with itself (1 each; a dialogue with no word has no vector, 0): the mean over pairs
+    # needs no n x n matrix.
     total = np.bincount(term, unit, minlength=dims)
-    return float(1 - (total @ total - n) / (n * (n - 1)))
+    return float(1 - (total @ total - len(np.unique(doc))) / (n * (n - 1)))
 
 
 def format_table(rows: list[tuple[str, SectorStats]], include_paper: bool = True) -> str:

@@ -143,6 +143,36 @@ def _cut_words(data, offsets, chosen):  # pragma: no cover (compiled; tested thr
     return letters[:size], word_offsets[:words + 1], word_text[:words]
 
 
+def whitespace_tokens(texts: pa.Array) -> np.ndarray:
+    """How many runs of non-space characters (regex `\\S+`) each text holds (a null: 0). ASCII
+    texts by a compiled pass over the bytes; the others by the regex."""
+    texts = plain_strings(texts)
+    counts = np.zeros(len(texts), np.int64)
+    ascii_mask = flags(pc.string_is_ascii(texts))
+    if ascii_mask.any():
+        offsets, data = string_buffers(texts)
+        counts[ascii_mask] = _count_runs(data, offsets, np.flatnonzero(ascii_mask))
+    if not ascii_mask.all():
+        rest = np.flatnonzero(~ascii_mask)
+        counts[rest] = pl.from_arrow(texts.take(pa.array(rest))).str.count_matches(r"\S+").to_numpy()
+    return counts
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_runs(data, offsets, chosen):  # pragma: no cover (compiled; tested through callers)
+    """Runs of bytes that are not ASCII white space, in each chosen text."""
+    counts = np.zeros(len(chosen), np.int64)
+    for number in range(len(chosen)):
+        text = chosen[number]
+        runs, inside = 0, 0
+        for position in range(offsets[text], offsets[text + 1]):
+            keep = NOT_BREAK_BYTE[data[position]]
+            runs += keep & (1 - inside)  # a non-space after a space (or the start) opens a run
+            inside = keep
+        counts[number] = runs
+    return counts
+
+
 def _strings(offsets: np.ndarray, data: np.ndarray) -> pa.LargeStringArray:
     return pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.astype(np.int64)),
                                             pa.py_buffer(data))
