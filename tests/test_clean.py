@@ -14,6 +14,7 @@ from ultrachat_dataset.stages.clean import (
     clean,
     fix_sentence_case,
     fix_turn_text,
+    may_need_repair,
     repair_texts,
 )
 from ultrachat_dataset.turns import is_blank, trim_turns
@@ -120,3 +121,13 @@ def test_trimming_only_what_needs_it_equals_trimming_everything(samples):
     turns = pa.array(samples, pa.string())
     assert trim_turns(turns).to_pylist() == pc.utf8_trim_whitespace(turns).to_pylist()
     assert is_blank(turns).tolist() == [not s.strip() for s in samples]
+
+
+@settings(max_examples=300, deadline=None)  # the first call compiles the kernel
+@given(st.lists(st.one_of(st.none(), st.text(max_size=12),
+                          st.text(alphabet=st.characters(max_codepoint=130), max_size=12)), max_size=10))
+def test_the_compiled_repair_candidate_scan_equals_its_rule(samples):
+    turns = pa.array(samples, pa.string())
+    # Repair candidates: anything but printable ASCII, tab and newline.
+    assert may_need_repair(turns).tolist() == [
+        s is not None and any(not (32 <= ord(c) < 127 or c in "\t\n") for c in s) for s in samples]

@@ -80,10 +80,20 @@ _INVISIBLE_ONLY = r"^[\s\p{Cf}\x{115F}\x{1160}\x{3164}\x{FFA0}]*$"
 def is_blank(turns: pa.Array) -> np.ndarray:
     """Turns that show nothing: empty, white space, or invisible characters only (no copy of
     the text, unlike trimming). Only non-ASCII turns can hold invisible characters."""
-    blank = flags(pc.or_(pc.equal(pc.binary_length(turns), 0), pc.utf8_is_space(turns)))
-    unicode = ~blank & ~flags(pc.string_is_ascii(turns))
-    if unicode.any():
-        blank[unicode] = flags(pc.match_substring_regex(turns.filter(pa.array(unicode)), _INVISIBLE_ONLY))
+    # Only a turn that starts with white space, a control or a non-ASCII byte can show nothing:
+    # the rest (almost all) are decided by their first byte.
+    offsets, data = string_buffers(turns)
+    blank = offsets[1:] == offsets[:-1]
+    first = data[offsets[:-1][~blank]]
+    candidates = np.zeros(len(turns), bool)
+    candidates[~blank] = (first <= 32) | (first >= 127)
+    if candidates.any():
+        picked = turns.filter(pa.array(candidates))
+        blank[candidates] = flags(pc.utf8_is_space(picked)) | (
+            ~flags(pc.string_is_ascii(picked))
+            & flags(pc.match_substring_regex(picked, _INVISIBLE_ONLY)))
+    if turns.null_count:
+        blank &= flags(pc.is_valid(turns))
     return blank
 
 

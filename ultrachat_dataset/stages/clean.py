@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import ftfy
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -89,14 +90,22 @@ def repair_texts(turns: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
 def may_need_repair(turns: pa.Array) -> np.ndarray:
     """Turns with anything but printable ASCII, tab and newline: the only ones ftfy can change."""
-    candidates = ~flags(pc.string_is_ascii(turns))
     offsets, data = string_buffers(turns)
-    control = data < 32
-    control &= data != 9
-    control &= data != 10
-    control |= data == 127
-    candidates[np.searchsorted(offsets, np.flatnonzero(control), side="right") - 1] = True
-    return candidates
+    return _unprintable(data, offsets)
+
+
+@numba.njit(nogil=True, cache=True)
+def _unprintable(data, offsets):  # pragma: no cover (compiled; tested through may_need_repair)
+    """Which texts hold a control byte but tab and newline, DEL, or a non-ASCII byte. Arithmetic,
+    not a table or an early exit, so that the compiler makes it a vector loop (~10x faster)."""
+    found = np.zeros(len(offsets) - 1, np.bool_)
+    for text in range(len(offsets) - 1):
+        seen = 0
+        for position in range(offsets[text], offsets[text + 1]):
+            byte = data[position]
+            seen |= (byte >= 127) | ((byte < 32) & (byte != 9) & (byte != 10))
+        found[text] = seen
+    return found
 
 
 def _apply_where(turns: pa.Array, candidates: np.ndarray, fix) -> tuple[pa.Array, np.ndarray]:
