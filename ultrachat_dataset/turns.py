@@ -68,6 +68,11 @@ def matches(texts: pa.Array, pattern: str) -> np.ndarray:
     return pl.from_arrow(texts).str.contains(pattern).fill_null(False).to_numpy()
 
 
+def rows_where(rows: pa.Table, keep: np.ndarray) -> pa.Table:
+    """The rows where `keep` is true; the table itself (no copy of its text) when all are."""
+    return rows if keep.all() else rows.filter(pa.array(keep))
+
+
 def set_data(rows: pa.Table, data: pa.Array) -> pa.Table:
     return rows.set_column(rows.schema.get_field_index("data"), "data", data)
 
@@ -130,12 +135,24 @@ def trim_turns(turns: pa.Array) -> pa.Array:
 
 def opening_text(data: pa.Array | pa.ChunkedArray, chars: int, separator: str = "\n") -> pa.Array:
     """The first `chars` characters of each dialogue's turns joined by `separator`, joining only
-    the turns that reach into them (the rest of a long dialogue is never copied)."""
+    the turns that reach into them (the rest of a long dialogue is never copied, nor counted:
+    a turn more than 4 x `chars` bytes into its dialogue is out, as a character takes at most 4)."""
     layout = TurnLayout.of(data)
-    lengths = pc.utf8_length(layout.turns).to_numpy(zero_copy_only=False) + len(separator)
-    before = np.cumsum(lengths) - lengths  # characters before each turn, corpus-wide...
-    row_start = (np.cumsum(layout.lengths) - layout.lengths)[layout.owner]
-    starts_in_row = before - before[row_start] if len(before) else before  # ...and within its row
+    joint = len(separator)
+    size = pc.fill_null(pc.binary_length(layout.turns), 0).to_numpy(zero_copy_only=False)
+    maybe = _before_in_row(size + len(separator.encode()), layout) < 4 * (chars + joint)
+    lengths = np.zeros(len(size), np.int64)
+    lengths[maybe] = pc.fill_null(pc.utf8_length(layout.turns.filter(pa.array(maybe))), 0).to_numpy(
+        zero_copy_only=False)
+    # Exact for the turns that may count: every turn before one of them in its row is one too.
+    starts_in_row = _before_in_row(lengths + joint, layout)
     # A turn counts if its separator starts within the opening (the cut below trims the rest).
-    opening = layout.rebuild(keep=starts_in_row - len(separator) < chars)
+    opening = layout.rebuild(keep=maybe & (starts_in_row - joint < chars))
     return pc.utf8_slice_codeunits(pc.binary_join(opening, separator), 0, chars)
+
+
+def _before_in_row(lengths: np.ndarray, layout: TurnLayout) -> np.ndarray:
+    """For each turn, the sum of `lengths` of the turns before it in its dialogue."""
+    before = np.cumsum(lengths) - lengths  # corpus-wide...
+    row_start = (np.cumsum(layout.lengths) - layout.lengths)[layout.owner]
+    return before - before[row_start] if len(before) else before  # ...and within its row

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from ..errors import ConfigError
 from ..rejects import rejects_from_rows
-from ..turns import TurnLayout, flags, is_blank, matches, set_data, string_buffers, trim_turns
+from ..turns import TurnLayout, flags, is_blank, matches, rows_where, set_data, string_buffers, trim_turns
 
 # HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
 # legitimate text (and CJK punctuation), so they stay too. The rest is ftfy's default.
@@ -163,9 +163,8 @@ def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
     _mark(reasons, layout.any_per_row(empty), "empty_after_cleaning", details,
           _turn_details(layout, empty, "is empty once repaired and trimmed"))
     if "self_disclaimer" in options.filters:
-        disclaims = np.zeros(len(turns), bool)  # searched in assistant turns only: half the text
-        assistant = ~layout.is_user
-        disclaims[assistant] = matches(turns.filter(pa.array(assistant)), _DISCLAIMER)
+        # Assistant turns only; searching them in place beats copying them out (user turns are short).
+        disclaims = matches(turns, _DISCLAIMER) & ~layout.is_user
         _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer", details,
               _turn_details(layout, disclaims, "disclaims"))
     if "polite_closing" in options.filters:
@@ -180,7 +179,7 @@ def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
                                 pa.array(reasons[rejected].tolist(), pa.string()),
                                 details[rejected].tolist())
     repairs = Counter({kind: int((changed & ~rejected).sum()) for kind, changed in repaired.items()})
-    return Cleaned(rows.filter(pa.array(~rejected)), rejects, +repairs)
+    return Cleaned(rows_where(rows, ~rejected), rejects, +repairs)
 
 
 def _mark(reasons: np.ndarray, failed: np.ndarray, code: str, details: np.ndarray,

@@ -24,7 +24,7 @@ from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 from ..rejects import rejects_from_rows
-from ..turns import opening_text
+from ..turns import flags, opening_text, rows_where
 
 SAMPLE_CHARS = 600
 LANGDETECT_CHARS = 300
@@ -93,9 +93,9 @@ def filter_languages(rows: pa.Table, keep: tuple[str, ...]) -> tuple[pa.Table, p
     """Rows in a language of `keep` (with a `language` column), and rejects `lang_<code>`."""
     result = detect_languages(rows.column("data"))
     rows = rows.append_column("language", result.languages)
-    kept = pc.is_in(result.languages, pa.array(list(keep), pa.string()))
-    rejected = rows.filter(pc.invert(kept))
+    kept = flags(pc.is_in(result.languages, pa.array(list(keep), pa.string())))
+    rejected = rows.filter(pa.array(~kept))
     reasons = pc.binary_join_element_wise("lang_", rejected.column("language"), "")
     details = pc.binary_join_element_wise(
         "detected ", rejected.column("language"), f" in the opening; kept: {', '.join(keep)}", "")
-    return rows.filter(kept), rejects_from_rows(rejected, "langid", reasons, details), result
+    return rows_where(rows, kept), rejects_from_rows(rejected, "langid", reasons, details), result

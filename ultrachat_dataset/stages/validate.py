@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..rejects import Report, rejects_from_rows
 from ..release.read import LineBlock, ReadBatch, ReleaseCheck, line_blocks
 from ..release.sources import InputFile
-from ..turns import TurnLayout, flags, is_blank, set_data
+from ..turns import TurnLayout, flags, is_blank, rows_where, set_data
 
 ODD_TURN_POLICIES = ("trim", "reject")
 
@@ -60,7 +60,7 @@ def validate(rows: pa.Table, odd_turns: str = "trim") -> Validated:
     rejected = first_failed > 0
     codes = np.array([code for code, _ in rules], dtype=object)
     reasons = codes[first_failed[rejected] - 1].tolist()
-    kept = rows.filter(pa.array(~rejected))
+    kept = rows_where(rows, ~rejected)
     trimmed = trim & ~rejected
     if trimmed.any():
         kept_turns = ~rejected[layout.owner]
