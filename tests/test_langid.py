@@ -1,12 +1,22 @@
 """Language detection: the cheap path agrees with langdetect wherever it decides."""
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ultrachat_dataset.release import _synth_text
 from ultrachat_dataset.release.read import ROW_SCHEMA
 from ultrachat_dataset.release.synth import _Composer
-from ultrachat_dataset.stages.langid import SAMPLE_CHARS, detect_language, detect_languages, filter_languages
+from ultrachat_dataset.stages.langid import (
+    SAMPLE_CHARS,
+    _regex_signals,
+    cheap_signals,
+    detect_language,
+    detect_languages,
+    filter_languages,
+)
 
 CODE_HEAVY = [
     "How do I read a CSV file in Python?",
@@ -54,3 +64,24 @@ def test_rows_outside_the_kept_languages_are_rejected_as_lang_code():
     reasons = set(rejects.column("reason").to_pylist())
     assert {"lang_de", "lang_es", "lang_ru", "lang_zh-cn"} <= reasons
     assert kept.num_rows + rejects.num_rows == rows.num_rows
+
+
+SIGNAL_TEXT = st.lists(st.sampled_from(["the", "The", "THE", "and", "should", "shoulder", "the_x", "x_the",
+                                        "it's", "of2", "2of", "you", " ", "  ", ",", ".", "\n", "\t", "-",
+                                        "é", "日", "\u00a0", "café", "bonjour", "a" * 9]),
+                       max_size=30).map("".join)
+
+
+@settings(max_examples=300, deadline=None)  # the first call compiles the kernel
+@given(st.lists(st.one_of(SIGNAL_TEXT, st.text(alphabet=st.characters(max_codepoint=127), max_size=40)),
+                max_size=8))
+def test_the_compiled_signals_equal_the_regex_signals(texts):
+    samples = pa.array(texts, pa.string())
+    words, english, chars, plain = cheap_signals(samples)
+    assert plain.tolist() == [text.isascii() for text in texts]
+    if not texts:
+        return
+    expected_words, expected_english, expected_chars = _regex_signals(pl.Series(texts, dtype=pl.String))
+    for index in np.flatnonzero(plain):
+        assert (words[index], english[index], chars[index]) == (
+            expected_words[index], expected_english[index], expected_chars[index]), texts[index]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -24,7 +25,8 @@ from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 from ..rejects import rejects_from_rows
-from ..turns import flags, opening_text, rows_where
+from ..turns import flags, opening_text, rows_where, string_buffers
+from .normalize import plain_strings
 
 SAMPLE_CHARS = 600
 LANGDETECT_CHARS = 300
@@ -47,21 +49,19 @@ class LanguageResult:
 
 
 def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
-    samples = opening_text(data, SAMPLE_CHARS)
-    text = pl.from_arrow(samples)
-    # Cheap signals, vectorised: words (spaces + 1), English function words, non-ASCII letters.
-    words = text.str.count_matches(" ", literal=True).to_numpy() + 1
-    english = text.str.to_lowercase().str.count_matches(
-        r"\b(?:" + "|".join(ENGLISH_WORDS) + r")\b").to_numpy()
-    chars = text.str.len_chars().to_numpy()
+    samples = plain_strings(opening_text(data, SAMPLE_CHARS))
+    # Cheap signals: words (spaces + 1), English function words, letters beyond ASCII. ASCII
+    # samples (almost all) by one compiled pass; the others by the regexes, which define them.
+    words, english, chars, plain = cheap_signals(samples)
     # Letters beyond ASCII (typographic quotes, dashes and spaces are not letters), counted only
     # where the sample has any non-ASCII character at all: rarely.
     non_ascii = np.zeros(len(chars), np.int64)
-    has_non_ascii = np.flatnonzero(text.str.len_bytes().to_numpy() > chars)
-    if len(has_non_ascii):
-        some = text.gather(has_non_ascii)
-        non_ascii[has_non_ascii] = (some.str.count_matches(r"\p{L}").to_numpy()
-                                    - some.str.count_matches(r"[A-Za-z]").to_numpy())
+    rest = np.flatnonzero(~plain)
+    if len(rest):
+        text = pl.from_arrow(samples.take(pa.array(rest)))
+        words[rest], english[rest], chars[rest] = _regex_signals(text)
+        non_ascii[rest] = (text.str.count_matches(r"\p{L}").to_numpy()
+                           - text.str.count_matches(r"[A-Za-z]").to_numpy())
     cheap = ((words >= MIN_WORDS) & (english >= MIN_ENGLISH_SHARE * words)
              & (non_ascii <= MAX_NON_ASCII_LETTERS * chars))
     languages = np.full(len(words), "en", dtype=object)
@@ -69,6 +69,61 @@ def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
     for index in np.flatnonzero(~cheap):
         languages[index] = detect_language(texts[index][:LANGDETECT_CHARS])
     return LanguageResult(pa.array(languages.tolist(), pa.string()), cheap)
+
+
+def cheap_signals(samples: pa.StringArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Words, English function words and characters of each sample, and which samples are ASCII
+    (the counts of the others are left for `_regex_signals`)."""
+    offsets, data = string_buffers(samples)
+    words, english, plain = _ascii_signals(data, offsets, _ENGLISH_CODES)
+    return words, english, np.diff(offsets), plain
+
+
+def _regex_signals(text: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The signals as defined: spaces + 1, whole English words in the lower-cased text, characters."""
+    return (text.str.count_matches(" ", literal=True).to_numpy() + 1,
+            text.str.to_lowercase().str.count_matches(_ENGLISH_PATTERN).to_numpy(),
+            text.str.len_chars().to_numpy())
+
+
+_ENGLISH_PATTERN = r"\b(?:" + "|".join(ENGLISH_WORDS) + r")\b"
+# A word of up to 8 bytes packed in a number (little-endian): the kernel compares whole words.
+_ENGLISH_CODES = np.array(sorted(int.from_bytes(word.encode(), "little") for word in ENGLISH_WORDS),
+                          np.uint64)
+_WORD_BYTE = np.zeros(256, np.bool_)  # what `\b` separates, in ASCII: letters, digits, underscore
+_WORD_BYTE[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")] = True
+
+
+@numba.njit(nogil=True, cache=True)
+def _ascii_signals(data, offsets, english_codes):  # pragma: no cover (compiled; tested through cheap_signals)
+    """Per text: spaces + 1, words (runs of letters, digits, underscore) equal to an English
+    function word once lower-cased, and whether all bytes are ASCII (else the counts are 0)."""
+    count = len(offsets) - 1
+    words = np.ones(count, np.int64)
+    english = np.zeros(count, np.int64)
+    plain = np.ones(count, np.bool_)
+    for text in range(count):
+        end = offsets[text + 1]
+        code, length = np.uint64(0), 0
+        for position in range(offsets[text], end + 1):
+            byte = data[position] if position < end else np.uint8(32)  # `end`: the word ends
+            if byte >= 128:
+                plain[text] = False
+                break
+            if _WORD_BYTE[byte]:
+                if length < 8:
+                    lower = byte + 32 if 65 <= byte <= 90 else byte
+                    code |= np.uint64(lower) << np.uint64(8 * length)
+                length += 1
+                continue
+            if 0 < length <= 8:
+                found = np.searchsorted(english_codes, code)
+                english[text] += found < len(english_codes) and english_codes[found] == code
+            code, length = np.uint64(0), 0
+            words[text] += byte == 32 and position < end
+        if not plain[text]:
+            words[text], english[text] = 1, 0
+    return words, english, plain
 
 
 def detect_language(text: str | None) -> str:
