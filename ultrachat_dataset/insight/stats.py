@@ -187,8 +187,10 @@ class StatsCollector:
         self.sectors = {name: _Accumulator(0, 0, _Smallest(sample * TOKEN_SAMPLE_FACTOR))
                         for name in sectors}
         self.rows = 0
+        self._results: list[SectorStats] | None = None
 
     def add(self, sector: str, messages: pa.Array | pa.ChunkedArray) -> None:
+        self._results = None  # measured again, with these rows
         part = self.sectors[sector]
         rows = pa.table({"messages": messages})
         part.dialogues += rows.num_rows
@@ -198,6 +200,12 @@ class StatsCollector:
         part.sample.offer(mix64(ordinals ^ self.salt), rows)
 
     def results(self) -> list[SectorStats]:
+        """The statistics of every row added (measured once: later calls give the same list)."""
+        if self._results is None:
+            self._results = self._measured()
+        return self._results
+
+    def _measured(self) -> list[SectorStats]:
         measured = {}
         for name, part in self.sectors.items():
             sample = part.sample.result()
