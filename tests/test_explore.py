@@ -61,7 +61,7 @@ def test_every_count_matches_the_report_and_the_rows_behind_it(explorer, folder)
 def test_filters_search_and_paging(explorer):
     three = every_row(explorer, status="kept", min_exchanges=3, max_exchanges=3)
     assert three and all(row["exchanges"] == 3 for row in three)
-    # Release order, and pages that tile it: no row twice, none missing.
+    # Ordered by source and line, and pages that tile it: no row twice, none missing.
     everything = explorer.rows(RowQuery(page_size=500))["total"]
     seen = [(row["source"], row["line"]) for page in range(0, everything // 37 + 1)
             for row in explorer.rows(RowQuery(page=page, page_size=37))["rows"]]

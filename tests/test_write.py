@@ -12,7 +12,9 @@ from ultrachat_dataset.release.read import ROW_SCHEMA
 
 # Every character str.split() splits at in ASCII, and some it splits at beyond ASCII.
 SPACES = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000"
-openers = st.lists(st.text(alphabet=st.sampled_from(list(SPACES + "aZ.é日ΣßİK")) | st.characters(),
+# No lone surrogates: the reader rejects them, so no opener holds one.
+openers = st.lists(st.text(alphabet=st.sampled_from(list(SPACES + "aZ.é日ΣßİK"))
+                           | st.characters(blacklist_categories=("Cs",)),
                            max_size=16), min_size=1, max_size=30)
 
 

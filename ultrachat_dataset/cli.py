@@ -124,8 +124,6 @@ def cmd_stats(args: argparse.Namespace) -> None:
             print(f"wrote {path}")
 
 
-
-
 def cmd_push(args: argparse.Namespace) -> None:
     from .dataset.push import push_folder
 
@@ -177,10 +175,6 @@ def cmd_explore(args: argparse.Namespace) -> None:
 def _names(value: str) -> tuple[str, ...]:
     """A comma-separated list option; 'none' is the empty list."""
     return () if value.strip() == "none" else tuple(n.strip() for n in value.split(",") if n.strip())
-
-
-
-
 
 
 class _Parser(argparse.ArgumentParser):

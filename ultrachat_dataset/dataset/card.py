@@ -125,5 +125,3 @@ def _size_category(rows: int) -> str:
     return "10M<n<100M"
 
 
-
-

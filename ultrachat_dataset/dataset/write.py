@@ -53,8 +53,6 @@ _SPLIT_CHARS = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f"  # what str.split() splits at, 
 _SPLIT_SPACE = "[\t\n\x0b\x0c\r \x1c-\x1f]"
 
 
-
-
 @dataclass
 class Part:
     """Prepared rows of one block bound for one (folder, split), and their row numbers."""

@@ -3,9 +3,9 @@
 Kept rows are read from `data/<folder>/<split>-*.parquet`, rejects from `rejects/<config>.parquet`,
 counts from `report.json`; nothing is copied, nothing is written. polars scans the files with
 the filters pushed down: a filtered page of 200k dialogues reads a few small columns; a text
-search reads the turns once (~0.6 s at 200k on two cores; DuckDB took 1.4 s for a page and 4.6 s
-for a count on the same folder, `benchmarks/bench_explore.py`). Every answer is plain data (str,
-int, lists, dicts), ready for JSON.
+search reads the turns once (~0.7 s at 200k on two cores, where DuckDB took ~1.3 s: see
+`benchmarks/bench_explore.py --duckdb`). Rows are listed by source file, then line. Every answer
+is plain data (str, int, lists, dicts), ready for JSON.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _LISTED = ["status", "source", "line", "id", "sector", "split", "stage", "reason
 
 @dataclass
 class RowQuery:
-    """A page of the table of dialogues: which rows, in release order (source, line)."""
+    """A page of the table of dialogues: which rows, ordered by source file, then line."""
 
     status: str = "all"
     sector: str | None = None
@@ -187,12 +187,9 @@ class Explorer:
         kept = self._kept_row(source, line)
         if kept is not None:
             return kept
-        if not self.reject_files:
+        row = _row_at(self._rejects(), source, line) if self.reject_files else None
+        if row is None:
             return None
-        found = self._rejects().filter((pl.col("source") == source) & (pl.col("line") == line)).collect()
-        if found.height == 0:
-            return None
-        row = found.row(0, named=True)
         turns = _turns_of_raw(row["raw"])
         answer = {"status": "rejected", **row, "sector": self._sector_of_source.get(source),
                   "key": f"{source}:{line}", "turns": turns, "duplicate_of": None,
@@ -203,12 +200,9 @@ class Explorer:
         return answer
 
     def _kept_row(self, source: str, line: int) -> dict | None:
-        if not self.kept_files:
+        row = _row_at(self._kept(), source, line) if self.kept_files else None
+        if row is None:
             return None
-        found = self._kept().filter((pl.col("source") == source) & (pl.col("line") == line)).collect()
-        if found.height == 0:
-            return None
-        row = found.row(0, named=True)
         turns = [{"role": message["role"], "content": message["content"]} for message in row.pop("messages")]
         return {**row, "turns": turns}
 
@@ -241,6 +235,11 @@ class Explorer:
                 if source and source.startswith(prefix) and source not in known:
                     known[source] = source[len(prefix):].split("-")[0].removesuffix(".jsonl")
         return known
+
+
+def _row_at(rows: pl.LazyFrame, source: str, line: int) -> dict | None:
+    found = rows.filter((pl.col("source") == source) & (pl.col("line") == line)).collect()
+    return found.row(0, named=True) if found.height else None
 
 
 def _equal(column: str, value) -> pl.Expr:

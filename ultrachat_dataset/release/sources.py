@@ -46,8 +46,6 @@ HUB_FILES = tuple(ReleaseFile(f"train_{index}.jsonl", "hub", None) for index in 
 ALL_FILES = TSINGHUA_FILES + HUB_FILES
 
 
-
-
 def release_files(config: str, origin: str) -> tuple[ReleaseFile, ...]:
     """The files a config needs from one origin. The Hub shards have no sector: only `all`."""
     check_config(config)

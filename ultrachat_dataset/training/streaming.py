@@ -38,8 +38,6 @@ except ImportError:  # pragma: no cover - torch is optional
 REMAINDERS = ("drop", "pad")
 
 
-
-
 @dataclass(frozen=True)
 class Chunk:
     """Rows [start, stop) of one row group of one file."""

@@ -90,8 +90,6 @@ def render_batch(tokenizer, batch: dict, max_tokens: int | None = None) -> dict:
     return out
 
 
-
-
 def is_marked(tokenizer) -> bool:
     """Whether the tokenizer's chat template marks assistant text with `{% generation %}`."""
     return bool(_GENERATION_MARKER.search(tokenizer.get_chat_template()))
