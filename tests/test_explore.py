@@ -4,6 +4,7 @@ its page and those answers, to this machine, read-only."""
 import http.client
 import json
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -109,6 +110,20 @@ def test_a_folder_prepare_did_not_write_is_refused(tmp_path):
     done = subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", "explore", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "no report.json" in done.stderr
+    (tmp_path / "report.json").write_text('{"lines": 3, "kep')  # cut short
+    with pytest.raises(ConfigError, match="report.json is not a prepare report"):
+        Explorer(tmp_path)
+
+
+def test_a_port_in_use_is_one_line_naming_it(folder):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", "explore", str(folder),
+                               "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def get(server, path, method="GET", host=None):

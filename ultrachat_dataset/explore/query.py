@@ -66,7 +66,11 @@ class Explorer:
         if not report.is_file():
             raise ConfigError(f"{self.out} has no report.json: give a folder written by "
                               "`ultrachat prepare` (its OUT)")
-        self.report = json.loads(report.read_text(encoding="utf-8"))
+        try:
+            self.report = json.loads(report.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise ConfigError(f"{report} is not a prepare report ({error}): prepare the folder "
+                              "again") from error
         self.kept_files = sorted((self.out / "data").glob("*/*.parquet"))
         self.reject_files = sorted((self.out / "rejects").glob("*.parquet"))
         self._sector_of_source = self._sectors_of_sources()

@@ -54,7 +54,12 @@ class ExplorerServer(ThreadingHTTPServer):
 
 def serve(out_dir: str | Path, host: str = LOOPBACK, port: int = DEFAULT_PORT) -> None:
     """Serve the page until Ctrl-C."""
-    server = ExplorerServer(Explorer(out_dir), host, port)
+    explorer = Explorer(out_dir)
+    try:
+        server = ExplorerServer(explorer, host, port)
+    except OSError as error:  # the port is taken (another explorer?), or the address is not ours
+        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}; choose "
+                          "another --port (0 takes a free one)") from error
     if host != LOOPBACK:
         print(f"warning: serving on {host}, not only this machine: anyone who reaches it can "
               "read the dataset", file=sys.stderr)
