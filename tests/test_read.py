@@ -4,10 +4,12 @@ import gzip
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import write_lines
 from ultrachat_dataset.errors import DataFileError
-from ultrachat_dataset.release.read import read_file
+from ultrachat_dataset.release.read import is_valid_utf8, read_file
 
 GOOD = {"id": "7", "data": ["Hello?", "Hi there."]}
 
@@ -197,3 +199,22 @@ def test_a_gzip_bomb_is_refused_not_expanded(tmp_path):
     path.write_bytes(gzip.compress(b" " * (64 << 20)))  # 64 MB of spaces in ~64 KB
     with pytest.raises(DataFileError, match="expands more than 100x"):
         read_all(path, block_bytes=1 << 20)
+
+
+# Bytes that look like UTF-8 often: lead bytes, continuation bytes, surrogates, overlong forms.
+_UTF8_LIKE = st.lists(st.sampled_from([b"a", b"\n", b"\x80", b"\xbf", b"\xc0", b"\xc2", b"\xdf",
+                                       b"\xe0", b"\xed", b"\xa0", b"\xef", b"\xf0", b"\xf4", b"\x90",
+                                       b"\xf5", b"\xff", "é".encode(), "€".encode(), "😀".encode()]),
+                      max_size=12).map(b"".join)
+
+
+@given(st.one_of(st.binary(max_size=32), _UTF8_LIKE,
+                 st.text().map(lambda text: text.encode("utf-8", "surrogatepass"))))
+def test_utf8_check_agrees_with_pythons_strict_decoder(data):
+    try:
+        data.decode("utf-8")
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    assert is_valid_utf8(data) == expected
+    assert is_valid_utf8(memoryview(b"x" + data)[1:]) == expected  # a slice of a block, as read

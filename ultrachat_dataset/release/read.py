@@ -9,7 +9,6 @@ Every physical line becomes a row or a reject with its reason: see `READ_REASONS
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import json
 import re
@@ -215,6 +214,18 @@ def _lines_in(block) -> int:
     return int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10)) + 1
 
 
+def is_valid_utf8(data) -> bool:
+    """Whether bytes are valid UTF-8 as Python's strict decoder judges (no surrogates, no overlong
+    forms; a property test holds the two equal). Arrow's validator checks without building a str
+    and without the GIL: the decoder held it ~1 s per 700 MB of non-ASCII text."""
+    offsets = pa.py_buffer(np.array([0, len(data)], np.int64))
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)]).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _read_block(block: memoryview, first_line: int, ends_with_newline: bool,
                 sector: str | None, source: str) -> ReadBatch:
     bytes_view = np.frombuffer(block, np.uint8)
@@ -274,10 +285,11 @@ class _BlockReader:
                                      block_size=max(_PYARROW_BLOCK_BYTES, longest + 1))
         try:
             # pyarrow keeps invalid UTF-8 as is (even in a key it then ignores): check it all.
-            codecs.utf_8_decode(segment, "strict", True)
+            if not is_valid_utf8(segment):
+                return None
             table = pajson.read_json(pa.BufferReader(segment), read_options=options,
                                      parse_options=_PARSE_OPTIONS)
-        except (pa.ArrowInvalid, UnicodeDecodeError):
+        except pa.ArrowInvalid:
             return None
         # Two objects on one line parse as two rows: then the line count does not match.
         if table.num_rows != hi - lo - int(self.blank[lo:hi].sum()):
