@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -37,6 +38,12 @@ def write_lines(path: Path, records: list, newline: str = "\n", final_newline: b
     body = newline.encode().join(lines) + (newline.encode() if final_newline else b"")
     path.write_bytes(body)
     return path
+
+
+def file_digests(out: Path) -> dict[str, str]:
+    """sha256 of every file under `out`, by relative path: two outputs equal byte for byte."""
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="session")

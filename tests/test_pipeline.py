@@ -9,7 +9,7 @@ from collections import defaultdict
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REJECTED_AS
+from conftest import REJECTED_AS, file_digests
 from ultrachat_dataset.errors import ConfigError
 from ultrachat_dataset.prepare.pipeline import PrepareOptions, prepare
 from ultrachat_dataset.release import _synth_text
@@ -126,11 +126,6 @@ def test_output_rows_are_english_messages_with_sectors(prepared):
     assert set(table.column("language").to_pylist()) == {"en"}
 
 
-def file_digests(out):
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file()}
-
-
 def test_two_runs_write_identical_bytes(corpus, tmp_path):
     data, _ = corpus
     for name in ("a", "b"):
@@ -190,7 +185,6 @@ def test_every_reject_is_whole_names_its_id_and_says_what_failed(corpus, prepare
 
 
 def test_every_row_has_a_unique_key_and_the_prompt_columns_of_ultrachat_200k(prepared):
-    import hashlib
     out, report = prepared
     rows = [row for path in sorted(out.glob("data/*/*.parquet")) for row in pq.read_table(path).to_pylist()]
     keys = [row["key"] for row in rows]

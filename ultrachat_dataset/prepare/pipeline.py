@@ -24,6 +24,7 @@ from ..dataset.folder import OutputFolderError, building
 from ..dataset.write import TEST_FRACTION, DatasetWriter, Part, is_test, prepared_table, route
 from ..insight.stats import STATS_SAMPLE, StatsCollector
 from ..layout import SECTORS, UNLABELLED, check_config
+from ..offload import helper_processes
 from ..rejects import RejectWriter, Report, rejects_from_rows
 from ..release.read import LineBlock
 from ..release.sources import InputFile
@@ -59,8 +60,9 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
 
     Blocks go through the per-row stages on `workers` threads (default: one a core, up to 4)
     and are taken back in order, so the output is the same whatever the number of workers. The
-    stages spend their time in code that releases the GIL (Arrow, polars, numba kernels); only
-    ftfy and langdetect, on the few turns and dialogues that need them, hold it.
+    stages spend their time in code that releases the GIL (Arrow, polars, numba kernels); ftfy
+    and langdetect, which hold it, run on as many helper processes when a block has enough
+    text for them (`offload`).
     """
     check_config(config)
     options = options or PrepareOptions()
@@ -110,7 +112,7 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
                 report.add_rejects(dropped)
                 rejects.write(dropped)
 
-        with ThreadPoolExecutor(workers, thread_name_prefix="stages") as pool:
+        with helper_processes(workers), ThreadPoolExecutor(workers, thread_name_prefix="stages") as pool:
             running: deque[Future] = deque()  # in submission order: taken back in release order
             try:
                 for raw in raw_blocks(inputs, progress=progress):

@@ -16,20 +16,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import ftfy
 import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError
+from ..offload import map_texts
 from ..rejects import rejects_from_rows
 from ..turns import TurnLayout, flags, is_blank, matches, rows_where, set_data, string_buffers, trim_turns
-
-# HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
-# legitimate text (and CJK punctuation), so they stay too. The rest is ftfy's default.
-FTFY_CONFIG = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False,
-                                   fix_character_width=False, explain=False)
+from .textlibs import FTFY_CONFIG, fix_turn_text  # noqa: F401  (FTFY_CONFIG: the repair's settings)
 
 FILTERS = {
     "self_disclaimer": "reject dialogues whose assistant says 'As an AI language model' or "
@@ -45,6 +41,8 @@ _DISCLAIMER = (rf"(?i){_B}as an ai{_B}|{_B}as an? (?:ai )?language model{_B}|{_B
                rf"feelings|opinions|experiences|preferences|beliefs){_B}")
 _THANKS = r"(?i)^\W*(?:great|ok(?:ay)?|perfect|awesome|cool)?\W*(?:thanks?|thank you)\b"
 _WELCOME = r"(?i)^\W*(?:you'?re (?:very )?welcome|you are (?:very )?welcome|my pleasure|glad (?:i|to))"
+# ftfy's cost on text it repairs (measured on mojibake turns: ~0.46 us a character).
+_FTFY_SECONDS_PER_CHAR = 5e-7
 _POLITE_MAX_CHARS = 120  # a thanks longer than this carries a new request: keep it
 # A lowercase word after end punctuation that follows a letter: the place a sentence case fix goes.
 _CASE_CANDIDATE = r"[A-Za-z][.!?] +[a-z]"
@@ -78,14 +76,10 @@ class Cleaned:
     repairs: Counter
 
 
-def fix_turn_text(text: str) -> str:
-    """The library's repair of one turn: `ftfy.fix_text` with `FTFY_CONFIG` (no fast path)."""
-    return ftfy.fix_text(text, FTFY_CONFIG)
-
-
 def repair_texts(turns: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """ftfy on the turns that can need it; returns the turns and which of them changed."""
-    return _apply_where(turns, may_need_repair(turns), fix_turn_text)
+    """ftfy on the turns that can need it (on helper processes when there are many: `offload`);
+    returns the turns and which of them changed."""
+    return _apply_where(turns, may_need_repair(turns), fix_turn_text, _FTFY_SECONDS_PER_CHAR)
 
 
 def may_need_repair(turns: pa.Array) -> np.ndarray:
@@ -108,13 +102,15 @@ def _unprintable(data, offsets):  # pragma: no cover (compiled; tested through m
     return found
 
 
-def _apply_where(turns: pa.Array, candidates: np.ndarray, fix) -> tuple[pa.Array, np.ndarray]:
-    """`fix` applied to the candidate turns; the rest untouched. Which turns changed, too."""
+def _apply_where(turns: pa.Array, candidates: np.ndarray, fix,
+                 seconds_per_char: float = 0.0) -> tuple[pa.Array, np.ndarray]:
+    """`fix` applied to the candidate turns; the rest untouched. Which turns changed, too.
+    `seconds_per_char`: what `fix` costs, for `map_texts` to judge a batch (0: always here)."""
     changed = np.zeros(len(turns), bool)
     if not candidates.any():
         return turns, changed
     originals = turns.filter(pa.array(candidates)).to_pylist()
-    fixed = [fix(text) for text in originals]
+    fixed = map_texts(fix, originals, seconds_per_char)
     changed[np.flatnonzero(candidates)] = [a != b for a, b in zip(originals, fixed)]
     return pc.replace_with_mask(turns, pa.array(candidates), pa.array(fixed, turns.type)), changed
 

@@ -13,7 +13,6 @@ langdetect, seeded so the answer never changes between runs. The cheap signals r
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numba
@@ -21,15 +20,16 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from langdetect import DetectorFactory, detector_factory
-from langdetect.lang_detect_exception import LangDetectException
 
+from ..offload import map_texts
 from ..rejects import rejects_from_rows
 from ..turns import flags, opening_text, rows_where, string_buffers
 from .normalize import plain_strings
+from .textlibs import detect_language
 
 SAMPLE_CHARS = 600
 LANGDETECT_CHARS = 300
+_LANGDETECT_SECONDS_PER_CHAR = 7e-6  # ~2 ms a call at 300 characters
 # Frequent English words that are not words of French, German, Spanish, Italian or Portuguese.
 ENGLISH_WORDS = ("the", "and", "of", "to", "is", "that", "it", "for", "with", "are", "this",
                  "be", "you", "have", "what", "can", "how", "which", "will", "your", "they",
@@ -37,9 +37,6 @@ ENGLISH_WORDS = ("the", "and", "of", "to", "is", "that", "it", "for", "with", "a
 MIN_WORDS = 20  # fewer words than this: too little evidence for the cheap path
 MIN_ENGLISH_SHARE = 0.15  # English prose: ~30% of words are in the list; other languages: < 3%
 MAX_NON_ASCII_LETTERS = 0.01  # of characters: an accented name is fine; accented prose is not
-UNKNOWN = "unknown"
-DetectorFactory.seed = 0  # each detector seeds its own generator with this: deterministic
-_FACTORY_LOCK = threading.Lock()
 
 
 @dataclass
@@ -65,9 +62,12 @@ def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
     cheap = ((words >= MIN_WORDS) & (english >= MIN_ENGLISH_SHARE * words)
              & (non_ascii <= MAX_NON_ASCII_LETTERS * chars))
     languages = np.full(len(words), "en", dtype=object)
-    texts = samples.to_pylist() if not cheap.all() else []
-    for index in np.flatnonzero(~cheap):
-        languages[index] = detect_language(texts[index][:LANGDETECT_CHARS])
+    undecided = np.flatnonzero(~cheap)
+    if len(undecided):
+        texts = samples.take(pa.array(undecided)).to_pylist()
+        # On helper processes when there are many (`offload`): langdetect holds the GIL.
+        languages[undecided] = map_texts(detect_language, [text[:LANGDETECT_CHARS] for text in texts],
+                                         _LANGDETECT_SECONDS_PER_CHAR)
     return LanguageResult(pa.array(languages.tolist(), pa.string()), cheap)
 
 
@@ -124,24 +124,6 @@ def _ascii_signals(data, offsets, english_codes):  # pragma: no cover (compiled;
         if not plain[text]:
             words[text], english[text] = 1, 0
     return words, english, plain
-
-
-def detect_language(text: str | None) -> str:
-    """langdetect's answer for one text, the same on every run and on any thread."""
-    detector = _detector_factory().create()
-    detector.append(text or "")
-    try:
-        return detector.detect()
-    except LangDetectException:
-        return UNKNOWN
-
-
-def _detector_factory() -> detector_factory.DetectorFactory:
-    # langdetect loads its profiles on first use into a global; two threads doing that at once
-    # see a half-loaded list and answer differently, so the loading is done once, under a lock.
-    with _FACTORY_LOCK:
-        detector_factory.init_factory()
-    return detector_factory._factory
 
 
 def filter_languages(rows: pa.Table, keep: tuple[str, ...]) -> tuple[pa.Table, pa.Table, LanguageResult]:

@@ -1,0 +1,107 @@
+"""Helper processes for ftfy and langdetect: the same answers as on the calling thread, in
+order; a helper that dies loses nothing; and a user's unguarded script never runs twice."""
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import file_digests
+from ultrachat_dataset import offload
+from ultrachat_dataset.offload import helper_processes, map_texts
+from ultrachat_dataset.prepare.pipeline import prepare
+from ultrachat_dataset.release.sources import local_inputs
+
+PARENT = "ULTRACHAT_TEST_PARENT_PID"
+
+
+def pid_and_text(text):
+    return os.getpid(), text.upper()
+
+
+def dies_in_a_helper(text):
+    if os.getpid() != int(os.environ[PARENT]):
+        os._exit(3)
+    return text.upper()
+
+
+def fails(text):
+    raise ValueError(f"cannot take {text!r}")
+
+
+TEXTS = [f"text {number} " * (number % 7 + 1) for number in range(40)]
+
+
+def test_a_batch_worth_the_trip_runs_on_the_helpers_and_comes_back_in_order():
+    with helper_processes(2):
+        answers = map_texts(pid_and_text, TEXTS, seconds_per_char=1.0)
+        small = map_texts(pid_and_text, ["a"], seconds_per_char=1e-9)
+        started = list(offload._pool.started)
+    assert [text for _, text in answers] == [text.upper() for text in TEXTS]
+    helpers = {pid for pid, _ in answers}
+    assert os.getpid() not in helpers and len(helpers) == 2
+    assert small == [(os.getpid(), "A")]  # not worth a round trip: done here
+    assert all(helper.process.poll() is not None for helper in started)  # stopped with the block
+
+
+def test_outside_helper_processes_everything_runs_here():
+    assert {pid for pid, _ in map_texts(pid_and_text, TEXTS, seconds_per_char=1.0)} == {os.getpid()}
+
+
+def test_a_helper_that_dies_loses_nothing_and_the_rest_runs_here(monkeypatch, caplog):
+    monkeypatch.setenv(PARENT, str(os.getpid()))
+    with caplog.at_level(logging.WARNING), helper_processes(2):
+        first = map_texts(dies_in_a_helper, TEXTS, seconds_per_char=1.0)
+        later = map_texts(pid_and_text, TEXTS, seconds_per_char=1.0)
+    assert first == [text.upper() for text in TEXTS]
+    assert {pid for pid, _ in later} == {os.getpid()}
+    assert "exit code 3" in caplog.text and "in this process" in caplog.text
+
+
+def test_an_error_of_the_function_is_raised_as_if_it_ran_here():
+    with helper_processes(2), pytest.raises(ValueError, match="cannot take"):
+        map_texts(fails, TEXTS, seconds_per_char=1.0)
+
+
+def test_prepare_writes_the_same_bytes_with_every_batch_on_helpers(defect_corpus, tmp_path, monkeypatch):
+    started = []
+
+    class CountedHelper(offload._Helper):
+        def __init__(self):
+            super().__init__()
+            started.append(self)
+
+    monkeypatch.setattr(offload, "_Helper", CountedHelper)
+    monkeypatch.setattr(offload, "MIN_SECONDS", 0.0)  # every batch goes to a helper
+    prepare(local_inputs("all", defect_corpus), tmp_path / "helpers", progress=False)
+    assert started  # the helpers did run
+    monkeypatch.setattr(offload, "MIN_SECONDS", float("inf"))  # every batch stays here
+    prepare(local_inputs("all", defect_corpus), tmp_path / "here", progress=False)
+    assert file_digests(tmp_path / "helpers") == file_digests(tmp_path / "here")
+
+
+def test_a_script_without_a_main_guard_runs_once(defect_corpus, tmp_path):
+    """multiprocessing's spawn would run this script again in each helper (a second prepare
+    into the same folder); a helper must import only what it needs."""
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from pathlib import Path
+        from ultrachat_dataset import offload
+        from ultrachat_dataset.prepare.pipeline import prepare
+        from ultrachat_dataset.release.sources import local_inputs
+        offload.MIN_SECONDS = 0.0
+        with open(sys.argv[3], "a") as marker:
+            marker.write("ran\\n")
+        report = prepare(local_inputs("all", Path(sys.argv[1])), sys.argv[2], progress=False)
+        print("kept", report.totals().kept)
+    """))
+    marker = tmp_path / "runs.txt"
+    done = subprocess.run([sys.executable, str(script), str(defect_corpus), str(tmp_path / "out"),
+                           str(marker)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text() == "ran\n"
+    assert "kept" in done.stdout and "helper" not in done.stderr

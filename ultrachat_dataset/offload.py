@@ -1,0 +1,192 @@
+"""Pure-Python work per text (ftfy, langdetect) on helper processes, so that it uses every core.
+
+The per-row stages run on threads of one interpreter. Arrow, polars and numba release the GIL;
+ftfy and langdetect are Python and hold it, so on text that needs them (mojibake, foreign or
+short dialogues) their calls ran one at a time while every other thread's Python waited.
+`map_texts` sends a batch worth the trip to helper processes, which `helper_processes` provides.
+
+A helper is a fresh interpreter (`python -c`, not `multiprocessing`): spawn and forkserver
+re-import the caller's main module in each child, so a user's script without an
+`if __name__ == "__main__"` guard would run again there (a second `prepare` writing the same
+folder); fork copies a process whose thread pools may hold locks. The helper imports only this
+module and the function's own, and speaks pickles over its stdin and stdout.
+
+A smaller batch, or a call outside `helper_processes`, runs on the calling thread. If a helper
+dies, its batch runs on the calling thread and no later batch is sent: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+log = logging.getLogger(__name__)
+
+# A batch goes to the helpers when its estimated work exceeds this. A round trip (pickling the
+# texts and the answers, two pipe writes) costs ~0.3 ms; a helper's start ~0.3 s, once.
+MIN_SECONDS = 0.005
+_SERVE = "from ultrachat_dataset.offload import serve; serve()"
+_pool: _Helpers | None = None
+
+
+class HelperError(RuntimeError):
+    """A helper process stopped or answered something that is not an answer."""
+
+
+class _Helper:
+    """One helper process: requests are pickles on its stdin, answers pickles on its stdout."""
+
+    def __init__(self):
+        # The parent's import path, so the helper finds what the parent found (as spawn does).
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        self.process = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, env=env)
+
+    def send(self, function: Callable, texts: list[str]) -> None:
+        try:
+            pickle.dump((function, texts), self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.flush()
+        except OSError as error:  # a broken pipe: the helper is gone
+            raise HelperError(f"helper {self.process.pid} stopped: {error}") from error
+
+    def receive(self) -> tuple[bool, object]:
+        """(True, the answers) or (False, the error the function raised)."""
+        try:
+            return pickle.load(self.process.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError) as error:
+            raise HelperError(f"helper {self.process.pid} stopped "
+                              f"(exit code {self._exit_code()})") from error
+
+    def _exit_code(self) -> int | None:
+        try:  # its pipe closes a moment before it can be waited for
+            return self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        try:
+            self.process.stdin.close()  # end of requests: the helper returns
+            self.process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+
+
+class _Helpers:
+    """Up to `count` helpers, started when first needed; a batch borrows idle ones."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.idle: queue.SimpleQueue[_Helper] = queue.SimpleQueue()
+        self.started: list[_Helper] = []
+        self.lock = threading.Lock()
+        self.broken = False
+
+    def borrow(self, wanted: int) -> list[_Helper]:
+        """At least one helper (waiting for one if all are busy), at most `wanted`."""
+        taken = []
+        while len(taken) < wanted:
+            try:
+                taken.append(self.idle.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            with self.lock:
+                if len(self.started) < self.count:
+                    self.started.append(_Helper())
+                    taken.append(self.started[-1])
+                    continue
+            if taken:
+                break
+            taken.append(self.idle.get())
+        return taken
+
+    def give_back(self, helpers: list[_Helper]) -> None:
+        for helper in helpers:
+            self.idle.put(helper)
+
+    def stop(self) -> None:
+        with self.lock:
+            for helper in self.started:
+                helper.stop()
+            self.started = []
+
+
+@contextmanager
+def helper_processes(count: int) -> Iterator[None]:
+    """Within this block, `map_texts` may use up to `count` helper processes. They start at
+    the first batch sent (a run that never needs them never starts them) and stop at the end."""
+    global _pool
+    helpers = _Helpers(count)
+    _pool = helpers
+    try:
+        yield
+    finally:
+        _pool = None
+        helpers.stop()
+
+
+def map_texts(function: Callable[[str], object], texts: list[str],
+              seconds_per_char: float) -> list:
+    """`[function(text) for text in texts]`, on the helpers when the batch is worth it.
+    `function` must be importable by name (a module-level function of a light module)."""
+    helpers = _pool
+    if (helpers is None or helpers.broken
+            or sum(map(len, texts)) * seconds_per_char < MIN_SECONDS):
+        return [function(text) for text in texts]
+    borrowed = helpers.borrow(len(texts))
+    chunks = _chunks(texts, len(borrowed))
+    try:
+        for helper, chunk in zip(borrowed, chunks):
+            helper.send(function, chunk)
+        replies = [helper.receive() for helper, _ in zip(borrowed, chunks)]
+    except HelperError as error:
+        helpers.broken = True
+        log.warning("%s: text repair and language detection go on in this process, more slowly",
+                    error)
+        return [function(text) for text in texts]
+    helpers.give_back(borrowed)
+    for ok, answers in replies:
+        if not ok:
+            raise answers  # the function's own error, as it would be raised here
+    return [answer for _, answers in replies for answer in answers]
+
+
+def _chunks(texts: list[str], count: int) -> list[list[str]]:
+    """`texts` cut in order into up to `count` runs of about equal characters."""
+    total = sum(map(len, texts))
+    chunks, current, size = [], [], 0
+    for text in texts:
+        current.append(text)
+        size += len(text)
+        if size * count >= total * (len(chunks) + 1) and len(chunks) < count - 1:
+            chunks.append(current)
+            current = []
+    return [chunk for chunk in [*chunks, current] if chunk]
+
+
+def serve() -> None:
+    """A helper's loop: answer each request until stdin ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a library's print must not land among the answers
+    while True:
+        try:
+            function, texts = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            reply = (True, [function(text) for text in texts])
+        except Exception as error:  # sent back and raised in the parent, as if run there
+            reply = (False, error)
+        pickle.dump(reply, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
