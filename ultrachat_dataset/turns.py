@@ -21,8 +21,7 @@ class TurnLayout:
 
     @classmethod
     def of(cls, data: pa.Array | pa.ChunkedArray) -> TurnLayout:
-        if isinstance(data, pa.ChunkedArray):
-            data = pa.concat_arrays(data.chunks) if data.num_chunks else pa.array([], data.type)
+        data = one_array(data)
         lengths = pc.fill_null(pc.list_value_length(data), 0).to_numpy(zero_copy_only=False)
         turns = pc.list_flatten(data)
         owner = pc.list_parent_indices(data).to_numpy(zero_copy_only=False)
@@ -54,6 +53,15 @@ class TurnLayout:
             turns = turns.filter(pa.array(keep))
         offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
         return pa.ListArray.from_arrays(pa.array(offsets), turns)
+
+
+def one_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as one array: its only chunk as it is (no copy), or its chunks joined."""
+    if not isinstance(column, pa.ChunkedArray):
+        return column
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], column.type)
 
 
 def flags(array: pa.Array | pa.ChunkedArray) -> np.ndarray:

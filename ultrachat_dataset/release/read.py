@@ -385,7 +385,9 @@ class _BlockReader:
                              "stage": "read", "reason": reason, "detail": detail, "raw": text})
 
     def finish(self) -> ReadBatch:
-        rows = pa.concat_tables(self.tables) if self.tables else ROW_SCHEMA.empty_table()
+        # One chunk a column: pyarrow's reader returns one a MB, and every later stage that
+        # needs the turns as one array would copy them together again.
+        rows = pa.concat_tables(self.tables).combine_chunks() if self.tables else ROW_SCHEMA.empty_table()
         rejects = (rejects_from_records(self.rejects) if self.rejects
                    else REJECT_SCHEMA.empty_table())
         return ReadBatch(rows, rejects, len(self.starts), self.repairs)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..hashing import stable_hashes
-from ..turns import flags, string_buffers
+from ..turns import flags, one_array, string_buffers
 
 
 def normalize_expr(text: pl.Expr, keep_spaces: bool) -> pl.Expr:
@@ -79,8 +79,7 @@ def regex_normalized(texts: pa.Array, keep_spaces: bool) -> pa.Array:
 
 
 def plain_strings(texts: pa.Array | pa.ChunkedArray) -> pa.StringArray:
-    if isinstance(texts, pa.ChunkedArray):
-        texts = pa.concat_arrays(texts.chunks) if texts.num_chunks else pa.array([], pa.string())
+    texts = one_array(texts)
     if texts.type != pa.string():
         texts = texts.cast(pa.string())
     return pc.fill_null(texts, "") if texts.null_count else texts
