@@ -170,7 +170,7 @@ class ShardWriter:
         self._writing = self._background.submit(self._write_group, tables)
 
     def _write_group(self, tables: list[pa.Table]) -> None:
-        group = pa.concat_tables(tables).combine_chunks()
+        group = pa.concat_tables(tables)  # chunks as they came: the file is the same without a copy
         if self._writer is None or self._shard_size >= self.shard_bytes:
             self._open_shard(group.schema)
         self._writer.write_table(group, row_group_size=group.num_rows)

@@ -128,11 +128,15 @@ class _Smallest:
         self.held = 0
         self.limit = np.iinfo(np.uint64).max  # rows above it can never enter the sample
 
+    def takes(self, priority: np.ndarray) -> np.ndarray:
+        """Which of these rows may still enter the sample."""
+        return priority <= self.limit
+
     def offer(self, priority: np.ndarray, rows: pa.Table) -> None:
-        chosen = priority <= self.limit
+        chosen = self.takes(priority)
         if not chosen.any():
             return
-        picked = rows.filter(pa.array(chosen))
+        picked = rows if chosen.all() else rows.filter(pa.array(chosen))
         self.tables.append(picked.append_column("priority", pa.array(priority[chosen])))
         self.held += int(chosen.sum())
         if self.held >= 2 * self.size:  # a bounded overshoot: memory stays ~2x the sample
@@ -163,11 +167,14 @@ def _lowest(table: pa.Table, count: int) -> pa.Table:
 
 @dataclass
 class _Accumulator:
-    """Exact counts over every dialogue of a sector, and a sample of its dialogues."""
+    """Exact counts over every dialogue of a sector, and two bottom-k samples of its dialogues
+    by the same priorities: the token and turn counts of the larger, the texts of the smaller
+    (which the larger contains). Only numbers are kept for the larger: ~40 MB less a sector."""
 
     dialogues: int
     utterances: int
-    sample: _Smallest
+    lengths: _Smallest  # priority, tokens, spoken
+    texts: _Smallest  # priority, messages
 
 
 class StatsCollector:
@@ -178,13 +185,15 @@ class StatsCollector:
     MTLD and topic diversity use `sample`: a bottom-k sample, the dialogues whose hashed ordinal
     (their place in the stream, seeded) is smallest, which needs no total in advance. The
     sample of all rows is the bottom-k of the sectors' samples: a row among the k smallest of
-    all is among the k smallest of its sector.
+    all is among the k smallest of its sector. Tokens are counted as rows enter the sample, so
+    the end of a run only measures the texts.
     """
 
     def __init__(self, sectors: list[str], sample: int = 2000, seed: int = 0, tokenizer=None):
         self.sample, self.seed, self.tokenizer = sample, seed, tokenizer
         self.salt = mix64(np.array([seed], np.uint64))
-        self.sectors = {name: _Accumulator(0, 0, _Smallest(sample * TOKEN_SAMPLE_FACTOR))
+        self.sectors = {name: _Accumulator(0, 0, _Smallest(sample * TOKEN_SAMPLE_FACTOR),
+                                           _Smallest(sample))
                         for name in sectors}
         self.rows = 0
         self._results: list[SectorStats] | None = None
@@ -197,7 +206,13 @@ class StatsCollector:
         part.utterances += int(_spoken(rows.column("messages")).sum())
         ordinals = np.arange(self.rows, self.rows + rows.num_rows, dtype=np.uint64)
         self.rows += rows.num_rows
-        part.sample.offer(mix64(ordinals ^ self.salt), rows)
+        priority = mix64(ordinals ^ self.salt)
+        part.texts.offer(priority, rows)
+        chosen = part.lengths.takes(priority)
+        if chosen.any():
+            picked = rows.column("messages") if chosen.all() else rows.column("messages").filter(
+                pa.array(chosen))
+            part.lengths.offer(priority[chosen], self._lengths(picked))
 
     def results(self) -> list[SectorStats]:
         """The statistics of every row added (measured once: later calls give the same list)."""
@@ -206,33 +221,28 @@ class StatsCollector:
         return self._results
 
     def _measured(self) -> list[SectorStats]:
-        measured = {}
-        for name, part in self.sectors.items():
-            sample = part.sample.result()
-            measured[name] = None if sample is None else self._measure(sample)
-        samples = [sample for sample in measured.values() if sample is not None]
-        overall = (_lowest(pa.concat_tables(samples), self.sample * TOKEN_SAMPLE_FACTOR)
-                   if samples else None)
+        lengths = {name: part.lengths.result() for name, part in self.sectors.items()}
+        texts = {name: part.texts.result() for name, part in self.sectors.items()}
         parts = self.sectors.values()
-        return [*(self._summary(name, part.dialogues, part.utterances, measured[name])
+        return [*(self._summary(name, part.dialogues, part.utterances, lengths[name], texts[name])
                   for name, part in self.sectors.items()),
                 self._summary("all", sum(p.dialogues for p in parts), sum(p.utterances for p in parts),
-                              overall)]
+                              _lowest_of(lengths.values(), self.sample * TOKEN_SAMPLE_FACTOR),
+                              _lowest_of(texts.values(), self.sample))]
 
-    def _measure(self, sample: pa.Table) -> pa.Table:
-        """The sample with the tokens and the spoken turns of each dialogue."""
-        messages = sample.column("messages").combine_chunks()
+    def _lengths(self, messages: pa.Array | pa.ChunkedArray) -> pa.Table:
+        """The tokens and the spoken turns of each dialogue."""
         layout = TurnLayout.of(messages)
         spoken = _spoken(messages)
         tokens = _token_counts(pc.struct_field(layout.turns, "content"), self.tokenizer) * spoken
-        return (sample.append_column("tokens", pa.array(np.bincount(layout.owner, tokens, len(messages))))
-                .append_column("spoken", pa.array(np.bincount(layout.owner, spoken, len(messages)))))
+        return pa.table({"tokens": np.bincount(layout.owner, tokens, len(layout.lengths)),
+                         "spoken": np.bincount(layout.owner, spoken, len(layout.lengths))})
 
-    def _summary(self, name: str, dialogues: int, utterances: int, sample: pa.Table | None) -> SectorStats:
-        tokens = float(pc.sum(sample.column("tokens")).as_py() or 0) if sample else 0.0
-        measured_utterances = float(pc.sum(sample.column("spoken")).as_py() or 0) if sample else 0.0
-        texts = (sample.slice(0, self.sample).column("messages").combine_chunks() if sample
-                 else pa.array([], MESSAGES))
+    def _summary(self, name: str, dialogues: int, utterances: int, lengths: pa.Table | None,
+                 sample: pa.Table | None) -> SectorStats:
+        tokens = float(pc.sum(lengths.column("tokens")).as_py() or 0) if lengths else 0.0
+        measured_utterances = float(pc.sum(lengths.column("spoken")).as_py() or 0) if lengths else 0.0
+        texts = sample.column("messages").combine_chunks() if sample else pa.array([], MESSAGES)
         layout = TurnLayout.of(texts)
         contents = pc.struct_field(layout.turns, "content").filter(pa.array(_spoken(texts))).to_pylist()
         chosen = np.random.default_rng(self.seed).choice(
@@ -241,10 +251,16 @@ class StatsCollector:
         return SectorStats(
             name=name, dialogues=dialogues,
             avg_exchanges=float(utterances / 2 / max(dialogues, 1)),
-            avg_dialogue_tokens=tokens / max(sample.num_rows if sample else 0, 1),
+            avg_dialogue_tokens=tokens / max(lengths.num_rows if lengths else 0, 1),
             avg_utterance_tokens=tokens / max(measured_utterances, 1),
             mtld=float(np.mean(mtlds)) if mtlds else 0.0,
             topic_diversity=topic_diversity(texts))
+
+
+def _lowest_of(samples, count: int) -> pa.Table | None:
+    """The `count` rows of smallest priority among the sectors' samples (None if none)."""
+    present = [sample for sample in samples if sample is not None]
+    return _lowest(pa.concat_tables(present), count) if present else None
 
 
 def compute(table: pa.Table, sample: int = 2000, seed: int = 0, tokenizer=None) -> list[SectorStats]:
