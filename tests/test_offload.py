@@ -35,15 +35,18 @@ def fails(text):
 TEXTS = [f"text {number} " * (number % 7 + 1) for number in range(40)]
 
 
-def test_a_batch_worth_the_trip_runs_on_the_helpers_and_comes_back_in_order():
+def test_helpers_start_for_a_batch_worth_it_then_take_every_batch_in_order():
     with helper_processes(2):
+        before = map_texts(pid_and_text, ["a"], seconds_per_char=1e-9)
+        assert not offload._pool.started  # not worth starting a helper: done here
         answers = map_texts(pid_and_text, TEXTS, seconds_per_char=1.0)
-        small = map_texts(pid_and_text, ["a"], seconds_per_char=1e-9)
+        after = map_texts(pid_and_text, ["b"], seconds_per_char=1e-9)
         started = list(offload._pool.started)
+    assert before == [(os.getpid(), "A")]
     assert [text for _, text in answers] == [text.upper() for text in TEXTS]
     helpers = {pid for pid, _ in answers}
     assert os.getpid() not in helpers and len(helpers) == 2
-    assert small == [(os.getpid(), "A")]  # not worth a round trip: done here
+    assert after[0][0] in helpers and after[0][1] == "B"  # running: small batches go there too
     assert all(helper.process.poll() is not None for helper in started)  # stopped with the block
 
 

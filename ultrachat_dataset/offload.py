@@ -3,7 +3,7 @@
 The per-row stages run on threads of one interpreter. Arrow, polars and numba release the GIL;
 ftfy and langdetect are Python and hold it, so on text that needs them (mojibake, foreign or
 short dialogues) their calls ran one at a time while every other thread's Python waited.
-`map_texts` sends a batch worth the trip to helper processes, which `helper_processes` provides.
+`map_texts` sends batches to helper processes, which `helper_processes` provides.
 
 A helper is a fresh interpreter (`python -c`, not `multiprocessing`): spawn and forkserver
 re-import the caller's main module in each child, so a user's script without an
@@ -11,8 +11,9 @@ re-import the caller's main module in each child, so a user's script without an
 folder); fork copies a process whose thread pools may hold locks. The helper imports only this
 module and the function's own, and speaks pickles over its stdin and stdout.
 
-A smaller batch, or a call outside `helper_processes`, runs on the calling thread. If a helper
-dies, its batch runs on the calling thread and no later batch is sent: nothing is lost.
+Until a batch is worth starting them, and outside `helper_processes`, batches run on the
+calling thread. If a helper dies, its batch runs on the calling thread and no later batch is
+sent: nothing is lost.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
-# A batch goes to the helpers when its estimated work exceeds this. A round trip (pickling the
-# texts and the answers, two pipe writes) costs ~0.3 ms; a helper's start ~0.3 s, once.
+# The helpers start at the first batch whose estimated work exceeds this (a helper's start
+# costs ~0.3 s of CPU, once); a round trip after that (pickles, two pipe writes) ~0.3 ms.
 MIN_SECONDS = 0.005
 _SERVE = "from ultrachat_dataset.offload import serve; serve()"
 _pool: _Helpers | None = None
@@ -137,11 +138,13 @@ def helper_processes(count: int) -> Iterator[None]:
 
 def map_texts(function: Callable[[str], object], texts: list[str],
               seconds_per_char: float) -> list:
-    """`[function(text) for text in texts]`, on the helpers when the batch is worth it.
-    `function` must be importable by name (a module-level function of a light module)."""
+    """`[function(text) for text in texts]`, on the helpers once a batch has been worth
+    starting them; from then on every batch goes there, so this process never loads what the
+    function loads (langdetect's profiles: ~60 MB). `function` must be importable by name (a
+    module-level function of a light module)."""
     helpers = _pool
-    if (helpers is None or helpers.broken
-            or sum(map(len, texts)) * seconds_per_char < MIN_SECONDS):
+    if helpers is None or helpers.broken or not texts or (
+            not helpers.started and sum(map(len, texts)) * seconds_per_char < MIN_SECONDS):
         return [function(text) for text in texts]
     borrowed = helpers.borrow(len(texts))
     chunks = _chunks(texts, len(borrowed))
