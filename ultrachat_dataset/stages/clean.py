@@ -105,12 +105,14 @@ def _unprintable(data, offsets):  # pragma: no cover (compiled; tested through m
 def _apply_where(turns: pa.Array, candidates: np.ndarray, fix,
                  seconds_per_char: float = 0.0) -> tuple[pa.Array, np.ndarray]:
     """`fix` applied to the candidate turns; the rest untouched. Which turns changed, too.
-    `seconds_per_char`: what `fix` costs, for `map_texts` to judge a batch (0: always here)."""
+    `seconds_per_char`: what `fix` costs, for `map_texts` to judge a batch; 0: always on this
+    thread (`fix` is cheap, or its module too heavy for a helper to import)."""
     changed = np.zeros(len(turns), bool)
     if not candidates.any():
         return turns, changed
     originals = turns.filter(pa.array(candidates)).to_pylist()
-    fixed = map_texts(fix, originals, seconds_per_char)
+    fixed = (map_texts(fix, originals, seconds_per_char) if seconds_per_char
+             else [fix(text) for text in originals])
     changed[np.flatnonzero(candidates)] = [a != b for a, b in zip(originals, fixed)]
     return pc.replace_with_mask(turns, pa.array(candidates), pa.array(fixed, turns.type)), changed
 
