@@ -13,7 +13,15 @@ from ultrachat_dataset.hashing import mix64
 from ultrachat_dataset.release.read import ROW_SCHEMA
 from ultrachat_dataset.release.synth import _Composer
 from ultrachat_dataset.stages.decontaminate import BenchmarkFilter, load_prompts
-from ultrachat_dataset.stages.dedup import Decision, Deduplicator, DedupOptions, KeyPart, opening_signatures
+from ultrachat_dataset.stages.dedup import (
+    Decision,
+    Deduplicator,
+    DedupOptions,
+    KeyPart,
+    _first_seen,
+    _KeyIndex,
+    opening_signatures,
+)
 from ultrachat_dataset.stages.normalize import normalize_expr
 from ultrachat_dataset.turns import opening_text
 
@@ -229,3 +237,23 @@ def test_minhash_signatures_equal_the_rule_on_any_text(dialogues, near_chars, wi
     expected = [reference_signature(turns, options) for turns in dialogues]
     assert signature.tolist() == [row for row, _ in expected]
     assert shingles.tolist() == [count for _, count in expected]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=40), max_size=30), st.data())
+def test_the_key_index_finds_every_key_at_its_first_row_whatever_the_merges(batches, data):
+    """Batches of keys (repeats within and across batches), inserted as `_first_seen` does:
+    the runs stay sorted, and a lookup finds each key at the row that first had it."""
+    index, first, row = _KeyIndex(), {}, 0
+    for batch in batches:
+        keys = np.array(batch, np.uint64)
+        rows = np.arange(row, row + len(keys))
+        row += len(keys)
+        _first_seen(index, keys, rows)
+        for key, at in zip(batch, rows.tolist()):
+            first.setdefault(key, at)
+        assert all(np.all(run[:-1] < run[1:]) for run, _ in index._runs)
+    probes = np.array(list(first) + data.draw(st.lists(st.integers(0, 2**64 - 1), max_size=10)),
+                      np.uint64)
+    expected = [first.get(key, -1) for key in probes.tolist()]
+    assert index.lookup(probes).tolist() == expected

@@ -337,10 +337,23 @@ class _KeyIndex:
         order = np.argsort(keys)
         self._runs.append((keys[order], rows[order]))
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
-            (keys_a, rows_a), (keys_b, rows_b) = self._runs.pop(-2), self._runs.pop()
-            merged_keys = np.concatenate([keys_a, keys_b])
-            order = np.argsort(merged_keys, kind="stable")  # two sorted runs: timsort merges them
-            self._runs.append((merged_keys[order], np.concatenate([rows_a, rows_b])[order]))
+            older, newer = self._runs.pop(-2), self._runs.pop()
+            self._runs.append(_merged(*older, *newer))
+
+
+def _merged(keys_a: np.ndarray, rows_a: np.ndarray, keys_b: np.ndarray,
+            rows_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted runs with no key in common as one, written in place: ~17 bytes a key of
+    scratch, where sorting the two joined needed ~40 (the last merge of 400k dialogues' band
+    keys: 90 MB instead of 215)."""
+    size = len(keys_a) + len(keys_b)
+    into_b = np.searchsorted(keys_a, keys_b) + np.arange(len(keys_b))  # where b's keys land
+    from_a = np.ones(size, bool)
+    from_a[into_b] = False
+    keys, rows = np.empty(size, keys_a.dtype), np.empty(size, rows_a.dtype)
+    keys[into_b], rows[into_b] = keys_b, rows_b
+    keys[from_a], rows[from_a] = keys_a, rows_a
+    return keys, rows
 
 
 def _first_seen(index: _KeyIndex, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
