@@ -11,8 +11,6 @@ size but for the dedup keys and row names (~230 bytes a dialogue).
 from __future__ import annotations
 
 import bisect
-import contextlib
-import ctypes
 import os
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -74,22 +72,9 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
                                     "another folder than the release files")
     marker = {"format": "ultrachat-dataset", "config": config,
               "inputs": {item.source: item.path.stat().st_size for item in inputs}}
-    _map_large_allocations()
     with building(out_dir, marker, overwrite) as out:
         return _prepare_into(out, inputs, config, options, progress, workers)
 
-
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-
-
-def _map_large_allocations() -> None:
-    """glibc serves allocations under a threshold from its heaps, and raises the threshold (up to
-    32 MB) each time a mapped block is freed: the per-block arrays of the worker threads then
-    fragment the heaps, and the process grew with the corpus (peak 0.97 GB at 100k dialogues,
-    1.30 GB at 400k). A fixed 4 MB threshold maps each block-sized array and gives it back whole
-    (0.94 and 1.12 GB). Elsewhere than glibc there is no `mallopt`, and nothing is done."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, 4 << 20)
 
 
 def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: PrepareOptions,
