@@ -108,3 +108,11 @@ def test_a_script_without_a_main_guard_runs_once(defect_corpus, tmp_path):
     assert done.returncode == 0, done.stderr
     assert marker.read_text() == "ran\n"
     assert "kept" in done.stdout and "helper" not in done.stderr
+
+
+def test_no_interpreter_to_start_means_everything_runs_here(monkeypatch, caplog):
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+    with caplog.at_level(logging.WARNING), helper_processes(2):
+        answers = map_texts(pid_and_text, TEXTS, seconds_per_char=1.0)
+    assert answers == [(os.getpid(), text.upper()) for text in TEXTS]
+    assert "no helper process could start" in caplog.text

@@ -48,8 +48,11 @@ class _Helper:
     def __init__(self):
         # The parent's import path, so the helper finds what the parent found (as spawn does).
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-        self.process = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=env)
+        try:
+            self.process = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, env=env)
+        except OSError as error:  # no interpreter to start (an embedded Python, say)
+            raise HelperError(f"no helper process could start ({error})") from error
 
     def send(self, function: Callable, texts: list[str]) -> None:
         try:
@@ -146,9 +149,9 @@ def map_texts(function: Callable[[str], object], texts: list[str],
     if helpers is None or helpers.broken or not texts or (
             not helpers.started and sum(map(len, texts)) * seconds_per_char < MIN_SECONDS):
         return [function(text) for text in texts]
-    borrowed = helpers.borrow(len(texts))
-    chunks = _chunks(texts, len(borrowed))
     try:
+        borrowed = helpers.borrow(len(texts))
+        chunks = _chunks(texts, len(borrowed))
         for helper, chunk in zip(borrowed, chunks):
             helper.send(function, chunk)
         replies = [helper.receive() for helper, _ in zip(borrowed, chunks)]
