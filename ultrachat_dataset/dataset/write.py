@@ -37,16 +37,17 @@ def is_test(rows: pa.Table, test_fraction: float = TEST_FRACTION) -> np.ndarray:
     """Which rows go to `test`: by a stable hash of the normalised opening user turn
     (`" ".join(text.lower().split())`: lower case, runs of white space as one space)."""
     openers = pc.list_element(rows.column("data"), 0)
-    ascii_openers = pc.fill_null(pc.string_is_ascii(openers), False)
-    # ASCII openers (almost all) are normalised in polars, with str.split()'s ASCII white space.
+    # ASCII openers (almost all) are normalised in polars, with str.split()'s ASCII white space;
+    # the others by str.split() itself, which knows Unicode's.
     frame = pl.from_arrow(openers).alias("text").to_frame()
-    normalized = frame.select(pl.col("text").str.to_lowercase()
-                              .str.replace_all(_SPLIT_SPACE + "+", " ").str.strip_chars(_SPLIT_CHARS))
-    texts = [" ".join(text.lower().split()) if not is_ascii else normal for text, normal, is_ascii in
-             zip(openers.to_pylist(), normalized["text"].to_list(), ascii_openers.to_pylist())]
-    limit = int(test_fraction * 2**64)
-    return np.array([int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") < limit
-                     for text in texts], bool)
+    texts = frame.select(pl.col("text").str.to_lowercase().str.replace_all(_SPLIT_SPACE + "+", " ")
+                         .str.strip_chars(_SPLIT_CHARS))["text"].to_list()
+    others = np.flatnonzero(~pc.fill_null(pc.string_is_ascii(openers), False).to_numpy(zero_copy_only=False))
+    for index, text in zip(others.tolist(), openers.take(pa.array(others)).to_pylist()):
+        texts[index] = " ".join(text.lower().split())
+    # The first 8 bytes of each BLAKE2b digest, read as big-endian numbers all at once.
+    digests = b"".join([hashlib.blake2b(text.encode(), digest_size=8).digest() for text in texts])
+    return np.frombuffer(digests, ">u8") < np.uint64(int(test_fraction * 2**64))
 
 
 _SPLIT_CHARS = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f"  # what str.split() splits at, in ASCII
