@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -116,3 +118,28 @@ def test_no_interpreter_to_start_means_everything_runs_here(monkeypatch, caplog)
         answers = map_texts(pid_and_text, TEXTS, seconds_per_char=1.0)
     assert answers == [(os.getpid(), text.upper()) for text in TEXTS]
     assert "no helper process could start" in caplog.text
+
+
+def sleeps_in_a_helper(text):
+    if os.getpid() != int(os.environ[PARENT]):
+        time.sleep(60)
+    return text.upper()
+
+
+def test_an_interrupted_run_stops_its_helpers_at_once(monkeypatch):
+    """Ctrl-C during a batch: the helpers are killed, not waited for."""
+    monkeypatch.setenv(PARENT, str(os.getpid()))
+    answers = []
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), helper_processes(2):
+        started = offload._pool.started
+        batch = threading.Thread(target=lambda: answers.append(
+            map_texts(sleeps_in_a_helper, TEXTS, seconds_per_char=1.0)))
+        batch.start()
+        while len(started) < 2:  # both helpers hold a part of the batch
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+    assert time.monotonic() - start < 4  # not 60 s, nor 5 s a helper of waiting
+    assert all(helper.process.poll() is not None for helper in started)
+    batch.join(timeout=10)
+    assert answers == [[text.upper() for text in TEXTS]]  # the batch itself finished here

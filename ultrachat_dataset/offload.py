@@ -75,9 +75,13 @@ class _Helper:
         except subprocess.TimeoutExpired:
             return None
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
+        """End of requests: an idle helper returns at once. `kill`: the run is being stopped
+        (an error, Ctrl-C), so a batch in progress is not waited for."""
         try:
-            self.process.stdin.close()  # end of requests: the helper returns
+            if kill:
+                self.process.kill()
+            self.process.stdin.close()
             self.process.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             self.process.kill()
@@ -118,10 +122,10 @@ class _Helpers:
         for helper in helpers:
             self.idle.put(helper)
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
         with self.lock:
             for helper in self.started:
-                helper.stop()
+                helper.stop(kill)
             self.started = []
 
 
@@ -134,9 +138,12 @@ def helper_processes(count: int) -> Iterator[None]:
     _pool = helpers
     try:
         yield
-    finally:
+    except BaseException:
         _pool = None
-        helpers.stop()
+        helpers.stop(kill=True)
+        raise
+    _pool = None
+    helpers.stop()
 
 
 def map_texts(function: Callable[[str], object], texts: list[str],
@@ -194,5 +201,8 @@ def serve() -> None:
             reply = (True, [function(text) for text in texts])
         except Exception as error:  # sent back and raised in the parent, as if run there
             reply = (False, error)
-        pickle.dump(reply, answers, protocol=pickle.HIGHEST_PROTOCOL)
-        answers.flush()
+        try:
+            pickle.dump(reply, answers, protocol=pickle.HIGHEST_PROTOCOL)
+            answers.flush()
+        except BrokenPipeError:  # the parent has stopped reading: the run is over
+            return
