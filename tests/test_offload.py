@@ -136,8 +136,9 @@ def test_an_interrupted_run_stops_its_helpers_at_once(monkeypatch):
         batch = threading.Thread(target=lambda: answers.append(
             map_texts(sleeps_in_a_helper, TEXTS, seconds_per_char=1.0)))
         batch.start()
-        while len(started) < 2:  # both helpers hold a part of the batch
+        while len(started) < 2 and time.monotonic() - start < 4:  # both hold a part of the batch
             time.sleep(0.05)
+        assert len(started) == 2
         raise KeyboardInterrupt
     assert time.monotonic() - start < 4  # not 60 s, nor 5 s a helper of waiting
     assert all(helper.process.poll() is not None for helper in started)
