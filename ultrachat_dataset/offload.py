@@ -31,8 +31,8 @@ from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
-# The helpers start at the first batch whose estimated work exceeds this (a helper's start
-# costs ~0.3 s of CPU, once); a round trip after that (pickles, two pipe writes) ~0.3 ms.
+# The helpers start at the first batch whose estimated work exceeds this (a helper costs ~0.6 s
+# of CPU to start: an interpreter, ftfy, langdetect's profiles); a round trip after that ~0.3 ms.
 MIN_SECONDS = 0.005
 _SERVE = "from ultrachat_dataset.offload import serve; serve()"
 _pool: _Helpers | None = None
