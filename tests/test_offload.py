@@ -144,3 +144,29 @@ def test_an_interrupted_run_stops_its_helpers_at_once(monkeypatch):
     assert all(helper.process.poll() is not None for helper in started)
     batch.join(timeout=10)
     assert answers == [[text.upper() for text in TEXTS]]  # the batch itself finished here
+
+
+def test_two_runs_at_once_share_the_helpers_until_the_last_ends():
+    """Two `prepare` calls on two threads of one process: the first to end does not stop the
+    helpers the other is using."""
+    first_in, first_out = threading.Event(), threading.Event()
+    answers = {}
+
+    def first_run():
+        with helper_processes(2):
+            answers["first"] = map_texts(pid_and_text, TEXTS, seconds_per_char=1.0)
+            first_in.set()
+            first_out.wait(10)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    with helper_processes(2):
+        assert first_in.wait(10)
+        first_out.set()
+        thread.join(10)  # the first run has ended
+        answers["second"] = map_texts(pid_and_text, TEXTS, seconds_per_char=1.0)
+        helpers = list(offload._pool.started)
+    assert {pid for pid, _ in answers["second"]} == {pid for pid, _ in answers["first"]}
+    assert os.getpid() not in {pid for pid, _ in answers["second"]}  # still on the helpers
+    assert all(helper.process.poll() is not None for helper in helpers)  # stopped at the end
+    assert offload._pool is None

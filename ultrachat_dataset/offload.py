@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 MIN_SECONDS = 0.005
 _SERVE = "from ultrachat_dataset.offload import serve; serve()"
 _pool: _Helpers | None = None
+_users = 0  # the `helper_processes` blocks open now (two runs at once in one process share a pool)
+_users_lock = threading.Lock()
 
 
 class HelperError(RuntimeError):
@@ -132,18 +134,28 @@ class _Helpers:
 @contextmanager
 def helper_processes(count: int) -> Iterator[None]:
     """Within this block, `map_texts` may use up to `count` helper processes. They start at
-    the first batch sent (a run that never needs them never starts them) and stop at the end."""
-    global _pool
-    helpers = _Helpers(count)
-    _pool = helpers
+    the first batch sent (a run that never needs them never starts them) and stop when the last
+    block open in this process ends (runs on several threads at once share them)."""
+    global _pool, _users
+    with _users_lock:
+        if _pool is None:
+            _pool = _Helpers(count)
+        _users += 1
     try:
         yield
     except BaseException:
-        _pool = None
-        helpers.stop(kill=True)
+        _leave(kill=True)
         raise
-    _pool = None
-    helpers.stop()
+    _leave(kill=False)
+
+
+def _leave(kill: bool) -> None:
+    global _pool, _users
+    with _users_lock:
+        _users -= 1
+        if _users == 0:
+            helpers, _pool = _pool, None
+            helpers.stop(kill)
 
 
 def map_texts(function: Callable[[str], object], texts: list[str],
