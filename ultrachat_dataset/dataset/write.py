@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from ..formats import data_to_messages
 from ..layout import PREPARED_SCHEMA, SPLITS, UNLABELLED
+from ..turns import rows_where
 
 SHARD_BYTES = 500 << 20
 ROW_GROUP_BYTES = 100 << 20
@@ -99,7 +100,7 @@ class DatasetWriter:
         """Parts cut by `route`, keeping only the rows `kept` (by row number in the block)."""
         for part in parts:
             chosen = kept[part.rows]
-            table = part.table if chosen.all() else part.table.filter(pa.array(chosen))
+            table = rows_where(part.table, chosen)
             if table.num_rows:
                 self._writer(part.folder, part.split).write(table)
                 self.on_written(part.folder, table)

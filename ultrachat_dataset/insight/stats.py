@@ -29,7 +29,7 @@ from ..formats import MESSAGES_TYPE as MESSAGES
 from ..hashing import mix64, stable_hashes
 from ..layout import shard_files
 from ..stages.normalize import whitespace_tokens
-from ..turns import TurnLayout
+from ..turns import TurnLayout, one_array, rows_where
 
 PAPER = {"dialogues": 1_468_352, "avg_exchanges": 3.8, "avg_dialogue_tokens": 1467.4,
          "avg_utterance_tokens": 309.3, "mtld": 74.3, "topic_diversity": 0.702}
@@ -136,7 +136,7 @@ class _Smallest:
         chosen = self.takes(priority)
         if not chosen.any():
             return
-        picked = rows if chosen.all() else rows.filter(pa.array(chosen))
+        picked = rows_where(rows, chosen)
         self.tables.append(picked.append_column("priority", pa.array(priority[chosen])))
         self.held += int(chosen.sum())
         if self.held >= 2 * self.size:  # a bounded overshoot: memory stays ~2x the sample
@@ -210,9 +210,7 @@ class StatsCollector:
         part.texts.offer(priority, rows)
         chosen = part.lengths.takes(priority)
         if chosen.any():
-            picked = rows.column("messages") if chosen.all() else rows.column("messages").filter(
-                pa.array(chosen))
-            part.lengths.offer(priority[chosen], self._lengths(picked))
+            part.lengths.offer(priority[chosen], self._lengths(rows_where(rows, chosen).column("messages")))
 
     def results(self) -> list[SectorStats]:
         """The statistics of every row added (measured once: later calls give the same list)."""
@@ -242,7 +240,7 @@ class StatsCollector:
                  sample: pa.Table | None) -> SectorStats:
         tokens = float(pc.sum(lengths.column("tokens")).as_py() or 0) if lengths else 0.0
         measured_utterances = float(pc.sum(lengths.column("spoken")).as_py() or 0) if lengths else 0.0
-        texts = sample.column("messages").combine_chunks() if sample else pa.array([], MESSAGES)
+        texts = one_array(sample.column("messages")) if sample else pa.array([], MESSAGES)
         layout = TurnLayout.of(texts)
         contents = pc.struct_field(layout.turns, "content").filter(pa.array(_spoken(texts))).to_pylist()
         chosen = np.random.default_rng(self.seed).choice(
@@ -321,8 +319,7 @@ def topic_diversity(messages: pa.Array | pa.ChunkedArray, dims: int = 1 << 18) -
     A dialogue's terms are the `words` of its turns joined by spaces, and each pair of
     neighbours (across turns too); in vectors: the words of each turn, in order, then pairs of
     neighbours within a dialogue."""
-    if isinstance(messages, pa.ChunkedArray):
-        messages = messages.combine_chunks()
+    messages = one_array(messages)
     layout = TurnLayout.of(messages)
     turns = pl.DataFrame({"doc": layout.owner,
                           "word": pl.from_arrow(pc.struct_field(layout.turns, "content"))})
