@@ -76,7 +76,6 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
         return _prepare_into(out, inputs, config, options, progress, workers)
 
 
-
 def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: PrepareOptions,
                   progress: bool, workers: int | None) -> Report:
     workers = workers or min(4, os.cpu_count() or 1)
