@@ -18,7 +18,6 @@ from ultrachat_dataset.stages.dedup import (
     Deduplicator,
     DedupOptions,
     KeyPart,
-    _first_seen,
     _KeyIndex,
     opening_signatures,
 )
@@ -242,17 +241,18 @@ def test_minhash_signatures_equal_the_rule_on_any_text(dialogues, near_chars, wi
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=40), max_size=30), st.data())
 def test_the_key_index_finds_every_key_at_its_first_row_whatever_the_merges(batches, data):
-    """Batches of keys (repeats within and across batches), inserted as `_first_seen` does:
-    the runs stay sorted, and a lookup finds each key at the row that first had it."""
-    index, first, row = _KeyIndex(), {}, 0
+    """Batches of keys (repeats within and across batches), from a table small enough to grow
+    and to collide: each batch's answer and a later lookup name the row that first had a key."""
+    index, first, row = _KeyIndex(capacity=2), {}, 0
     for batch in batches:
         keys = np.array(batch, np.uint64)
         rows = np.arange(row, row + len(keys))
         row += len(keys)
-        _first_seen(index, keys, rows)
+        answer = index.first_rows(keys, rows)
         for key, at in zip(batch, rows.tolist()):
             first.setdefault(key, at)
-        assert all(np.all(run[:-1] < run[1:]) for run, _ in index._runs)
+        assert answer.tolist() == [first[key] for key in batch]
+        assert index.size == len(first)
     probes = np.array(list(first) + data.draw(st.lists(st.integers(0, 2**64 - 1), max_size=10)),
                       np.uint64)
     expected = [first.get(key, -1) for key in probes.tolist()]
