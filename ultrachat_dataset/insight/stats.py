@@ -139,8 +139,8 @@ class _Smallest:
         picked = rows_where(rows, chosen)
         self.tables.append(picked.append_column("priority", pa.array(priority[chosen])))
         self.held += int(chosen.sum())
-        if self.held >= 2 * self.size:  # a bounded overshoot: memory stays ~2x the sample
-            self._shrink()
+        if 4 * self.held >= 5 * self.size:  # a bounded overshoot (memory ~1.25x the sample), and
+            self._shrink()  # the limit kept close to it: fewer rows are measured on the way in
 
     def _shrink(self) -> None:
         """Keep the `size` smallest: a threshold from the priorities alone, then each held
@@ -148,8 +148,9 @@ class _Smallest:
         priorities = np.concatenate([table.column("priority").to_numpy() for table in self.tables])
         if len(priorities) > self.size:
             self.limit = np.partition(priorities, self.size - 1)[self.size - 1]
-            self.tables = [table.filter(pc.less_equal(table.column("priority"), self.limit))
-                           for table in self.tables]
+            kept = [table.filter(pc.less_equal(table.column("priority"), self.limit))
+                    for table in self.tables]
+            self.tables = [table for table in kept if table.num_rows]
         self.held = sum(table.num_rows for table in self.tables)
 
     def result(self) -> pa.Table | None:
