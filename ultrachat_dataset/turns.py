@@ -77,8 +77,21 @@ def matches(texts: pa.Array, pattern: str) -> np.ndarray:
 
 
 def rows_where(rows: pa.Table, keep: np.ndarray) -> pa.Table:
-    """The rows where `keep` is true; the table itself (no copy of its text) when all are."""
-    return rows if keep.all() else rows.filter(pa.array(keep))
+    """The rows where `keep` is true: the table itself when all are, slices of it (no copy of
+    its text) when a few rows here and there are dropped, else a filtered copy.
+
+    Slices hold the whole table's buffers, so they are taken only when most rows stay: a
+    small pick from a large table is copied, and the table can be freed."""
+    if keep.all():
+        return rows
+    edges = np.flatnonzero(np.diff(keep.astype(np.int8), prepend=0, append=0))
+    starts, ends = edges[::2], edges[1::2]
+    if 0 < len(starts) <= _MOST_SLICES and 2 * (ends - starts).sum() >= len(keep):
+        return pa.concat_tables([rows.slice(start, end - start) for start, end in zip(starts, ends)])
+    return rows.filter(pa.array(keep))
+
+
+_MOST_SLICES = 64  # beyond this, slicing costs more than copying a block's rows
 
 
 def set_data(rows: pa.Table, data: pa.Array) -> pa.Table:

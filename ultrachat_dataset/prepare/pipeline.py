@@ -33,6 +33,7 @@ from ..stages.decontaminate import BenchmarkFilter, load_prompts
 from ..stages.dedup import Deduplicator, DedupOptions, KeyPart, compute_keys
 from ..stages.langid import filter_languages
 from ..stages.validate import Block, ReadAccounts, parse_and_validate, raw_blocks
+from ..turns import one_array, set_data
 
 
 @dataclass
@@ -199,6 +200,9 @@ def _per_row_stages(raw: LineBlock, options: PrepareOptions,
     if benchmark is not None:
         rows, overlap = benchmark.apply(rows)
         stage_rejects.append(overlap)
+    # Stages that drop a few rows hand on slices of the block; the keys and the prepared rows
+    # both read the turns whole, so they are joined once, here.
+    rows = set_data(rows, one_array(rows.column("data")))
     return Processed(block, rows, stage_rejects, cleaned.repairs, compute_keys(rows, options.dedup),
                      route(prepared_table(rows), is_test(rows, options.test_fraction)))
 

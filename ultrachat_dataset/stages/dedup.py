@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from ..hashing import mix64
-from ..turns import TurnLayout, opening_text, string_buffers
+from ..turns import TurnLayout, one_array, opening_text, string_buffers
 from .normalize import (
     KEEP_BYTE,
     LOWER_BYTE,
@@ -244,12 +244,13 @@ class KeyPart:
 def compute_keys(rows: pa.Table, options: DedupOptions) -> KeyPart:
     if not options.modes:  # nothing to compare: only the row count matters
         return KeyPart(rows.num_rows)
-    layout = TurnLayout.of(rows.column("data"))
+    data = one_array(rows.column("data"))  # joined once (rows may come as slices)
+    layout = TurnLayout.of(data)
     turn_hashes = normalized_turn_hashes(layout.turns)
     part = KeyPart(rows.num_rows, dialogue_hashes(layout, turn_hashes),
                    turn_hashes[layout.position == 0])
     if "near" in options.modes:
-        part.bands, part.too_short = minhash_bands(rows.column("data"), options)
+        part.bands, part.too_short = minhash_bands(data, options)
     return part
 
 
