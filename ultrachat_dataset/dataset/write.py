@@ -75,10 +75,8 @@ def route(prepared: pa.Table, test: np.ndarray) -> list[Part]:
     for folder in pc.unique(folders).to_pylist():
         in_folder = pc.equal(folders, folder).to_numpy(zero_copy_only=False)
         for split, chosen in (("train", in_folder & ~test), ("test", in_folder & test)):
-            if chosen.all():
-                parts.append(Part(folder, split, prepared, np.arange(prepared.num_rows)))
-            elif chosen.any():
-                parts.append(Part(folder, split, prepared.filter(pa.array(chosen)), np.flatnonzero(chosen)))
+            if chosen.any():
+                parts.append(Part(folder, split, rows_where(prepared, chosen), np.flatnonzero(chosen)))
     return parts
 
 
