@@ -57,19 +57,20 @@ _SPLIT_SPACE = "[\t\n\x0b\x0c\r \x1c-\x1f]"
 
 @dataclass
 class Part:
-    """Prepared rows of one block bound for one (folder, split), their row numbers, and the
-    block's bytes a row (`nbytes` of a table of many slices costs ~1 ms: measured once)."""
+    """The rows of one block bound for one (folder, split): their numbers in the block's prepared
+    rows (shared by its parts), and the block's bytes a row (`nbytes` of a table of many slices
+    costs ~1 ms: it is measured once a block)."""
 
     folder: str
     split: str
-    table: pa.Table
+    prepared: pa.Table
     rows: np.ndarray
     row_bytes: float
 
 
 def route(prepared: pa.Table, test: np.ndarray) -> list[Part]:
-    """Cut prepared rows by sector folder and split, in row order (pure: runs on a worker, so
-    the writer only filters out what dedup dropped, and only where it dropped something)."""
+    """Cut prepared rows by sector folder and split, in row order (pure: runs on a worker). Only
+    row numbers: the writer takes each part's rows once dedup has decided the block."""
     parts = []
     if prepared.num_rows == 0:
         return parts
@@ -79,16 +80,17 @@ def route(prepared: pa.Table, test: np.ndarray) -> list[Part]:
         in_folder = pc.equal(folders, folder).to_numpy(zero_copy_only=False)
         for split, chosen in (("train", in_folder & ~test), ("test", in_folder & test)):
             if chosen.any():
-                parts.append(Part(folder, split, rows_where(prepared, chosen), np.flatnonzero(chosen),
-                                  row_bytes))
+                parts.append(Part(folder, split, prepared, np.flatnonzero(chosen), row_bytes))
     return parts
 
 
 class DatasetWriter:
     """Routes prepared rows to one `ShardWriter` per (sector folder, split)."""
 
-    def __init__(self, data_dir: str | Path, on_written=lambda folder, table: None, **shard_options):
-        """`on_written(folder, prepared rows)` sees every table written (for statistics)."""
+    def __init__(self, data_dir: str | Path, on_written=lambda folder, prepared, rows: None,
+                 **shard_options):
+        """`on_written(folder, prepared rows, row numbers)` sees every row written: the rows of
+        a block's prepared table at those numbers (for statistics, which need no copy of them)."""
         self.data_dir = Path(data_dir)
         self.on_written = on_written
         self.shard_options = shard_options
@@ -99,13 +101,16 @@ class DatasetWriter:
         self.write_parts(route(prepared, test), np.ones(prepared.num_rows, bool))
 
     def write_parts(self, parts: list[Part], kept: np.ndarray) -> None:
-        """Parts cut by `route`, keeping only the rows `kept` (by row number in the block)."""
+        """Parts cut by `route`, keeping only the rows `kept` (by row number in the block): as
+        slices of the block where few rows are dropped (`rows_where`), so no text is copied."""
         for part in parts:
-            chosen = kept[part.rows]
-            table = rows_where(part.table, chosen)
-            if table.num_rows:
-                self._writer(part.folder, part.split).write(table, round(part.row_bytes * table.num_rows))
-                self.on_written(part.folder, table)
+            written = part.rows[kept[part.rows]]
+            if len(written):
+                chosen = np.zeros(part.prepared.num_rows, bool)
+                chosen[written] = True
+                table = rows_where(part.prepared, chosen)
+                self._writer(part.folder, part.split).write(table, round(part.row_bytes * len(written)))
+                self.on_written(part.folder, part.prepared, written)
 
     def _writer(self, folder: str, split: str) -> ShardWriter:
         if (folder, split) not in self.writers:

@@ -29,7 +29,7 @@ from ..formats import MESSAGES_TYPE as MESSAGES
 from ..hashing import mix64, stable_hashes
 from ..layout import shard_files
 from ..stages.normalize import whitespace_tokens
-from ..turns import TurnLayout, one_array, rows_where
+from ..turns import TurnLayout, one_array
 
 PAPER = {"dialogues": 1_468_352, "avg_exchanges": 3.8, "avg_dialogue_tokens": 1467.4,
          "avg_utterance_tokens": 309.3, "mtld": 74.3, "topic_diversity": 0.702}
@@ -133,12 +133,11 @@ class _Smallest:
         return priority <= self.limit
 
     def offer(self, priority: np.ndarray, rows: pa.Table) -> None:
-        chosen = self.takes(priority)
-        if not chosen.any():
+        """Rows that `takes` allows, with their priorities."""
+        if not len(priority):
             return
-        picked = rows_where(rows, chosen)
-        self.tables.append(picked.append_column("priority", pa.array(priority[chosen])))
-        self.held += int(chosen.sum())
+        self.tables.append(rows.append_column("priority", pa.array(priority)))
+        self.held += len(priority)
         if 4 * self.held >= 5 * self.size:  # a bounded overshoot (memory ~1.25x the sample), and
             self._shrink()  # the limit kept close to it: fewer rows are measured on the way in
 
@@ -199,19 +198,30 @@ class StatsCollector:
         self.rows = 0
         self._results: list[SectorStats] | None = None
 
-    def add(self, sector: str, messages: pa.Array | pa.ChunkedArray) -> None:
+    def add(self, sector: str, messages: pa.Array | pa.ChunkedArray, rows: np.ndarray | None = None) -> None:
+        """`messages` of a sector's dialogues, in stream order; `rows`: only these of them (row
+        numbers, ascending). The pipeline passes a block's prepared rows and the ones it wrote,
+        so only the rows that enter a sample are ever copied."""
         self._results = None  # measured again, with these rows
         part = self.sectors[sector]
-        rows = pa.table({"messages": messages})
-        part.dialogues += rows.num_rows
-        part.utterances += int(_spoken(rows.column("messages")).sum())
-        ordinals = np.arange(self.rows, self.rows + rows.num_rows, dtype=np.uint64)
-        self.rows += rows.num_rows
+        messages = one_array(messages)
+        rows = np.arange(len(messages)) if rows is None else rows
+        layout = TurnLayout.of(messages)
+        spoken = _spoken_turns(layout.turns)
+        spoken_per_row = np.bincount(layout.owner, spoken, len(messages))
+        part.dialogues += len(rows)
+        part.utterances += int(spoken_per_row[rows].sum())
+        ordinals = np.arange(self.rows, self.rows + len(rows), dtype=np.uint64)
+        self.rows += len(rows)
         priority = mix64(ordinals ^ self.salt)
-        part.texts.offer(priority, rows)
+        chosen = part.texts.takes(priority)
+        if chosen.any():
+            part.texts.offer(priority[chosen], pa.table({"messages": messages.take(pa.array(rows[chosen]))}))
         chosen = part.lengths.takes(priority)
         if chosen.any():
-            part.lengths.offer(priority[chosen], self._lengths(rows_where(rows, chosen).column("messages")))
+            picked = rows[chosen]
+            part.lengths.offer(priority[chosen], pa.table({
+                "tokens": self._tokens(layout, spoken, picked), "spoken": spoken_per_row[picked]}))
 
     def results(self) -> list[SectorStats]:
         """The statistics of every row added (measured once: later calls give the same list)."""
@@ -229,13 +239,14 @@ class StatsCollector:
                               _lowest_of(lengths.values(), self.sample * TOKEN_SAMPLE_FACTOR),
                               _lowest_of(texts.values(), self.sample))]
 
-    def _lengths(self, messages: pa.Array | pa.ChunkedArray) -> pa.Table:
-        """The tokens and the spoken turns of each dialogue."""
-        layout = TurnLayout.of(messages)
-        spoken = _spoken(messages)
-        tokens = _token_counts(pc.struct_field(layout.turns, "content"), self.tokenizer) * spoken
-        return pa.table({"tokens": np.bincount(layout.owner, tokens, len(layout.lengths)),
-                         "spoken": np.bincount(layout.owner, spoken, len(layout.lengths))})
+    def _tokens(self, layout: TurnLayout, spoken: np.ndarray, picked: np.ndarray) -> np.ndarray:
+        """The tokens of the spoken turns of each picked dialogue (its row number), counted in
+        place: only those turns are read."""
+        in_picked = np.zeros(len(layout.lengths), bool)
+        in_picked[picked] = True
+        counted = np.flatnonzero(in_picked[layout.owner] & spoken)
+        tokens = _token_counts(pc.struct_field(layout.turns, "content"), counted, self.tokenizer)
+        return np.bincount(layout.owner[counted], tokens, len(layout.lengths))[picked]
 
     def _summary(self, name: str, dialogues: int, utterances: int, lengths: pa.Table | None,
                  sample: pa.Table | None) -> SectorStats:
@@ -303,14 +314,18 @@ def _summarise(sources: dict, sample: int, seed: int, tokenizer,
 
 def _spoken(messages: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Which turns are user or assistant turns (not system prompts), all rows flattened."""
-    roles = pc.struct_field(pc.list_flatten(messages), "role")
-    return pc.not_equal(roles, "system").to_numpy(zero_copy_only=False)
+    return _spoken_turns(pc.list_flatten(messages))
 
 
-def _token_counts(contents: pa.Array, tokenizer) -> np.ndarray:
+def _spoken_turns(turns: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return pc.not_equal(pc.struct_field(turns, "role"), "system").to_numpy(zero_copy_only=False)
+
+
+def _token_counts(contents: pa.Array, chosen: np.ndarray, tokenizer) -> np.ndarray:
+    """Tokens of the chosen contents (their indices)."""
     if tokenizer is None:
-        return whitespace_tokens(contents).astype(np.float64)
-    encoded = tokenizer(contents.to_pylist(), add_special_tokens=False)["input_ids"]
+        return whitespace_tokens(contents, chosen).astype(np.float64)
+    encoded = tokenizer(contents.take(pa.array(chosen)).to_pylist(), add_special_tokens=False)["input_ids"]
     return np.array([len(ids) for ids in encoded], np.float64)
 
 

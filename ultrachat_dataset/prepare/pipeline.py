@@ -88,7 +88,8 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
     names = _RowNames()
     statistics = StatsCollector(written, STATS_SAMPLE)
     output = DatasetWriter(out / "data",
-                           on_written=lambda sector, rows: statistics.add(sector, rows["messages"]))
+                           on_written=lambda sector, prepared, rows: statistics.add(
+                               sector, prepared["messages"], rows))
     accounts = ReadAccounts(inputs, report)
     with RejectWriter(out / "rejects" / f"{config}.parquet") as rejects:
 

@@ -142,34 +142,38 @@ def _cut_words(data, offsets, chosen):  # pragma: no cover (compiled; tested thr
     return letters[:size], word_offsets[:words + 1], word_text[:words]
 
 
-def whitespace_tokens(texts: pa.Array) -> np.ndarray:
-    """How many runs of non-space characters (regex `\\S+`) each text holds (a null: 0). ASCII
-    texts by a compiled pass over the bytes; the others by the regex."""
+def whitespace_tokens(texts: pa.Array, chosen: np.ndarray | None = None) -> np.ndarray:
+    """How many runs of non-space characters (regex `\\S+`) each text holds (a null: 0), or each
+    chosen text (their indices: the rest are not read). ASCII texts by a compiled pass over the
+    bytes, which also finds the others; those by the regex."""
     texts = plain_strings(texts)
-    counts = np.zeros(len(texts), np.int64)
-    ascii_mask = flags(pc.string_is_ascii(texts))
-    if ascii_mask.any():
-        offsets, data = string_buffers(texts)
-        counts[ascii_mask] = _count_runs(data, offsets, np.flatnonzero(ascii_mask))
-    if not ascii_mask.all():
-        rest = np.flatnonzero(~ascii_mask)
-        counts[rest] = pl.from_arrow(texts.take(pa.array(rest))).str.count_matches(r"\S+").to_numpy()
+    chosen = np.arange(len(texts)) if chosen is None else chosen
+    offsets, data = string_buffers(texts)
+    counts, non_ascii = _count_runs(data, offsets, chosen)
+    if non_ascii.any():
+        rest = chosen[non_ascii]
+        counts[non_ascii] = pl.from_arrow(texts.take(pa.array(rest))).str.count_matches(r"\S+").to_numpy()
     return counts
 
 
 @numba.njit(nogil=True, cache=True)
 def _count_runs(data, offsets, chosen):  # pragma: no cover (compiled; tested through callers)
-    """Runs of bytes that are not ASCII white space, in each chosen text."""
+    """Runs of bytes that are not ASCII white space in each chosen text, and which of them hold
+    a non-ASCII byte (their count is left to the caller)."""
     counts = np.zeros(len(chosen), np.int64)
+    non_ascii = np.zeros(len(chosen), np.bool_)
     for number in range(len(chosen)):
         text = chosen[number]
-        runs, inside = 0, 0
+        runs, inside, high = 0, 0, 0
         for position in range(offsets[text], offsets[text + 1]):
-            keep = NOT_BREAK_BYTE[data[position]]
+            byte = data[position]
+            keep = NOT_BREAK_BYTE[byte]
             runs += keep & (1 - inside)  # a non-space after a space (or the start) opens a run
             inside = keep
+            high |= byte >> 7
         counts[number] = runs
-    return counts
+        non_ascii[number] = high
+    return counts, non_ascii
 
 
 def _strings(offsets: np.ndarray, data: np.ndarray) -> pa.LargeStringArray:
