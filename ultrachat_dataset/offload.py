@@ -207,8 +207,8 @@ def serve() -> None:
     while True:
         try:
             function, texts = pickle.load(requests)
-        except EOFError:
-            return
+        except EOFError:  # the run is over. Exit at once: freeing langdetect's profiles one
+            os._exit(0)  # object at a time made the parent wait ~0.25 s a helper at the end
         try:
             reply = (True, [function(text) for text in texts])
         except Exception as error:  # sent back and raised in the parent, as if run there
