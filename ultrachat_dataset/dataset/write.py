@@ -123,6 +123,8 @@ class DatasetWriter:
         for folder in folders:
             for split in SPLITS:
                 self._writer(folder, split)
+        for writer in self.writers.values():  # every last row group is compressed at once
+            writer.flush()
         return {key: writer.close() for key, writer in sorted(self.writers.items())}
 
 
@@ -170,9 +172,10 @@ class ShardWriter:
         self._pending_bytes += table.nbytes if nbytes is None else nbytes
         self.rows += table.num_rows
         if self._pending_bytes >= self.row_group_bytes:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """The rows held so far, written as a row group (on the writer's thread)."""
         if not self._pending:
             return
         tables, self._pending, self._pending_bytes = self._pending, [], 0
@@ -206,7 +209,7 @@ class ShardWriter:
 
     def close(self) -> list[Path]:
         """Finish and rename the shards; a split with no row still gets one (empty) shard."""
-        self._flush()
+        self.flush()
         self._wait()
         self._background.shutdown()
         if self._writer is None:
