@@ -14,6 +14,7 @@ cannot be computed offline.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,11 +234,14 @@ class StatsCollector:
         lengths = {name: part.lengths.result() for name, part in self.sectors.items()}
         texts = {name: part.texts.result() for name, part in self.sectors.items()}
         parts = self.sectors.values()
-        return [*(self._summary(name, part.dialogues, part.utterances, lengths[name], texts[name])
-                  for name, part in self.sectors.items()),
-                self._summary("all", sum(p.dialogues for p in parts), sum(p.utterances for p in parts),
-                              _lowest_of(lengths.values(), self.sample * TOKEN_SAMPLE_FACTOR),
-                              _lowest_of(texts.values(), self.sample))]
+        inputs = [*((name, part.dialogues, part.utterances, lengths[name], texts[name])
+                    for name, part in self.sectors.items()),
+                  ("all", sum(p.dialogues for p in parts), sum(p.utterances for p in parts),
+                   _lowest_of(lengths.values(), self.sample * TOKEN_SAMPLE_FACTOR),
+                   _lowest_of(texts.values(), self.sample))]
+        # Two at a time: topic diversity is polars and numpy (no GIL), MTLD is Python.
+        with ThreadPoolExecutor(2, thread_name_prefix="statistics") as pool:
+            return list(pool.map(lambda summary: self._summary(*summary), inputs))
 
     def _tokens(self, layout: TurnLayout, spoken: np.ndarray, picked: np.ndarray) -> np.ndarray:
         """The tokens of the spoken turns of each picked dialogue (its row number), counted in
