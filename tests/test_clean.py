@@ -1,6 +1,7 @@
 """Text repair equals ftfy exactly; filters touch what they should and nothing else."""
 
 import ftfy
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -17,7 +18,7 @@ from ultrachat_dataset.stages.clean import (
     may_need_repair,
     repair_texts,
 )
-from ultrachat_dataset.turns import is_blank, trim_turns
+from ultrachat_dataset.turns import is_blank, rows_where, trim_turns
 
 TRICKY = ["\r\n", "\r", "&amp;", "&lt;b&gt;", "\x1b[31m", "\x1b[0m", "\x00", "\x07", "\x7f",
           "\x85", "\u2028", "\ufeff", "\ud7ff", "ﬁ", "Ａ", "’", "â€™", "Ã©", "Â ", "\u00a0", "é",
@@ -131,3 +132,23 @@ def test_the_compiled_repair_candidate_scan_equals_its_rule(samples):
     # Repair candidates: anything but printable ASCII, tab and newline.
     assert may_need_repair(turns).tolist() == [
         s is not None and any(not (32 <= ord(c) < 127 or c in "\t\n") for c in s) for s in samples]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.booleans(), max_size=400), st.integers(1, 4))
+def test_rows_where_gives_the_rows_a_filter_gives_sharing_text_only_when_most_stay(keep, chunks):
+    """The rows a filter keeps, in order. Slices of the table (its text not copied) only when
+    most rows stay; a small pick is a copy, which does not hold the table's text alive."""
+    size = len(keep)
+    cuts = sorted({0, size, *(size * k // chunks for k in range(chunks))})
+    table = pa.concat_tables([pa.table({"n": list(range(a, b)), "text": [f"row {i}" for i in range(a, b)]})
+                              for a, b in zip(cuts, cuts[1:])]) if size else pa.table({"n": [], "text": []})
+    mask = np.array(keep, bool)
+    picked = rows_where(table, mask)
+    assert picked.to_pylist() == table.filter(pa.array(mask, pa.bool_())).to_pylist()
+    source = {chunk.buffers()[2].address for chunk in table.column("text").chunks if len(chunk)}
+    shared = {chunk.buffers()[2].address for chunk in picked.column("text").chunks if len(chunk)} & source
+    if 2 * mask.sum() < size:
+        assert not shared
+    if size > 1 and mask.sum() == size - 1:  # one row dropped: the rest are slices, no copy
+        assert shared
