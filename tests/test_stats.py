@@ -72,15 +72,26 @@ def test_stats_of_a_prepared_folder_stream_the_same_numbers(corpus, tmp_path):
         assert row.avg_utterance_tokens == pytest.approx(in_memory[name].avg_utterance_tokens)
 
 
-def test_the_card_gathers_in_the_pipeline_what_reading_the_folder_measures(corpus, tmp_path):
+@pytest.fixture(scope="module")
+def corpus_with_duplicates(tmp_path_factory):
+    out = tmp_path_factory.mktemp("duplicates")
+    return out, synthesize(out, dialogues=1500, seed=9, length_scale=0.5,
+                           defect_rates={"duplicate": 0.1, "near_duplicate": 0.05})
+
+
+@pytest.mark.parametrize("corpus_name", ["corpus", "corpus_with_duplicates"])
+def test_the_card_gathers_in_the_pipeline_what_reading_the_folder_measures(corpus_name, request, tmp_path):
     """The card's statistics are gathered while the rows are written; the counts must equal a
-    read of the written folder (the sampled means differ only by which rows are sampled)."""
+    read of the written folder (the sampled means differ only by which rows are sampled). With
+    duplicates, dedup drops rows of blocks whose other rows are written: only those count."""
     import re
 
     from ultrachat_dataset.prepare.pipeline import prepare
     from ultrachat_dataset.release.sources import local_inputs
-    folder, _ = corpus
-    prepare(local_inputs("all", folder), tmp_path / "out", "all", progress=False)
+    folder, _ = request.getfixturevalue(corpus_name)
+    report = prepare(local_inputs("all", folder), tmp_path / "out", "all", progress=False)
+    dropped = sum(report.totals().rejected.get(code, 0) for code in ("exact_duplicate", "near_duplicate"))
+    assert (dropped > 0) == (corpus_name == "corpus_with_duplicates")
     card = (tmp_path / "out" / "README.md").read_text()
     table = {m.group(1): (int(m.group(2).replace(",", "")), float(m.group(3)), float(m.group(4)))
              for m in re.finditer(r"\| this dataset \| (\w+) \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \|", card)}
