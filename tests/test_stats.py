@@ -164,3 +164,19 @@ def test_topic_diversity_in_vectors_equals_the_measure_in_plain_python(dialogues
                           for i, t in enumerate(turns)] for turns in dialogues])
     expected = reference_topic_diversity(dialogues)
     assert topic_diversity(messages) == pytest.approx(expected, abs=1e-9)
+
+
+def test_dialogues_with_no_spoken_turn_never_send_an_empty_batch_to_the_tokenizer():
+    """A sample of dialogues with only a system prompt (or nothing) has no turn to count: a
+    tokenizer that refuses an empty batch is never called with one."""
+    from ultrachat_dataset.formats import MESSAGES_TYPE
+    from ultrachat_dataset.insight.stats import StatsCollector
+
+    def tokenizer(texts, add_special_tokens=False):
+        assert texts, "an empty batch"
+        return {"input_ids": [text.split() for text in texts]}
+
+    collector = StatsCollector(["world"], sample=10, tokenizer=tokenizer)
+    collector.add("world", pa.array([[{"role": "system", "content": "be brief"}], []], MESSAGES_TYPE))
+    world = collector.results()[0]
+    assert (world.dialogues, world.avg_exchanges, world.avg_dialogue_tokens) == (2, 0.0, 0.0)

@@ -327,6 +327,8 @@ def _spoken_turns(turns: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def _token_counts(contents: pa.Array, chosen: np.ndarray, tokenizer) -> np.ndarray:
     """Tokens of the chosen contents (their indices)."""
+    if len(chosen) == 0:  # picked dialogues with no spoken turn: a tokenizer may refuse []
+        return np.zeros(0, np.float64)
     if tokenizer is None:
         return whitespace_tokens(contents, chosen).astype(np.float64)
     encoded = tokenizer(contents.take(pa.array(chosen)).to_pylist(), add_special_tokens=False)["input_ids"]
