@@ -331,18 +331,13 @@ class _KeyIndex:
         self._rows = np.full(capacity, -1, np.int32)  # -1: an empty slot (any key is a valid key)
         self.size = 0
 
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """The first row holding each key, or -1 where no earlier row holds it."""
-        found, _ = _probe(self._keys, self._rows, keys.astype(_U64), np.zeros(0, np.int64), False)
-        return found
-
     def first_rows(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """For each key (rows in ascending order), the first row holding it, in an earlier call
         or this one; keys new to the index are added with their row."""
         if len(rows) and rows[-1] > np.iinfo(np.int32).max:
             raise ValueError("dedup keeps row numbers as int32: over 2 billion dialogues in one run")
         self._make_room(len(keys))
-        found, added = _probe(self._keys, self._rows, keys.astype(_U64), rows.astype(np.int64), True)
+        found, added = _probe(self._keys, self._rows, keys.astype(_U64), rows.astype(np.int64))
         self.size += added
         return found
 
@@ -358,14 +353,14 @@ class _KeyIndex:
 
 
 @numba.njit(nogil=True, cache=True)
-def _probe(table_keys, table_rows, keys, rows, insert):  # pragma: no cover (compiled)
-    """Each key's row in the table (-1: absent); with `insert`, an absent key is added with its
-    row from `rows` first. Returns the rows found and how many keys were added."""
+def _probe(table_keys, table_rows, keys, rows):  # pragma: no cover (compiled)
+    """Each key's row in the table, an absent key added first with its row from `rows`.
+    Returns the rows found and how many keys were added."""
     found = np.empty(len(keys), np.int64)
     added = 0
     for i in range(len(keys)):
         slot = _slot(table_keys, table_rows, keys[i])
-        if table_rows[slot] < 0 and insert:
+        if table_rows[slot] < 0:
             table_keys[slot], table_rows[slot] = keys[i], rows[i]
             added += 1
         found[i] = table_rows[slot]
