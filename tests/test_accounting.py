@@ -168,3 +168,27 @@ def test_reader_agrees_with_a_line_by_line_reference_on_corrupted_files(tmp_path
     assert lines == len(kept) + len(reasons)
     assert kept == expected_kept
     assert reasons == expected_reasons
+
+
+def test_rejects_held_when_a_run_fails_are_not_written_and_the_first_error_surfaces(tmp_path, monkeypatch):
+    """Rejects are held until a row group's worth. A run that fails (Ctrl-C, an error) is
+    discarded whole: the writer must not write what it holds then, and a write that would fail
+    too (a full disk) must not replace the error that stopped the run."""
+    import pyarrow.parquet as pq
+
+    from ultrachat_dataset.rejects import RejectWriter, rejects_from_records
+
+    held = rejects_from_records([{"source": "f", "line": 1, "stage": "read", "reason": "blank_line"}])
+    path = tmp_path / "rejects.parquet"
+
+    def full_disk(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    with pytest.raises(KeyboardInterrupt), RejectWriter(path) as writer:
+        writer.write(held)
+        monkeypatch.setattr(writer._writer, "write_table", full_disk)
+        raise KeyboardInterrupt
+    assert pq.read_table(path).num_rows == 0
+    with RejectWriter(path) as writer:  # a run that ends well writes what it held
+        writer.write(held)
+    assert pq.read_table(path).num_rows == 1

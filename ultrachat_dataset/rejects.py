@@ -168,8 +168,11 @@ class RejectWriter:
     def __enter__(self) -> RejectWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, error_type, *exc) -> None:
+        if error_type is None:
+            self.close()
+        else:  # the run failed and its folder is discarded: nothing held is worth writing, and
+            self._writer.close()  # a failing write (a full disk) must not hide the first error
 
 
 def by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
