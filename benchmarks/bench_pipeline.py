@@ -89,7 +89,44 @@ def run_copy(directory: Path) -> int:
     return rows
 
 
-METHODS = {"ultrachat": run_ultrachat, "naive": run_naive, "copy": run_copy}
+def _answers_path(directory: Path) -> Path:
+    return directory / "helper-answers.pickle"
+
+
+def run_recording(directory: Path) -> int:
+    """(a), keeping every answer ftfy and langdetect gave, for `run_replaying`."""
+    import pickle
+
+    from ultrachat_dataset.stages import clean, langid
+    answers = {}
+    original = clean.map_texts
+
+    def recording(function, texts, seconds_per_char):
+        results = original(function, texts, seconds_per_char)
+        answers.update(zip(((function.__name__, text) for text in texts), results))
+        return results
+    clean.map_texts = langid.map_texts = recording
+    kept = run_ultrachat(directory)
+    _answers_path(directory).write_bytes(pickle.dumps(answers))
+    return kept
+
+
+def run_replaying(directory: Path) -> int:
+    """(a) with ftfy's and langdetect's answers looked up from a recorded run (a KeyError if
+    any is missing): the same work and output, without the two libraries' cost."""
+    import pickle
+
+    from ultrachat_dataset.stages import clean, langid
+    answers = pickle.loads(_answers_path(directory).read_bytes())
+
+    def replaying(function, texts, seconds_per_char):
+        return [answers[function.__name__, text] for text in texts]
+    clean.map_texts = langid.map_texts = replaying
+    return run_ultrachat(directory)
+
+
+METHODS = {"ultrachat": run_ultrachat, "naive": run_naive, "copy": run_copy,
+           "recording": run_recording, "replaying": run_replaying}
 
 
 def time_stages(directory: Path) -> None:
@@ -168,6 +205,9 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true", help="(b) takes about an hour at 200k")
     parser.add_argument("--memory", help="comma-separated corpus sizes: peak memory of (a) only")
     parser.add_argument("--stages", action="store_true", help="time each stage on one core")
+    parser.add_argument("--libraries-absent", action="store_true",
+                        help="on the defect corpus, also (a) with ftfy's and langdetect's answers "
+                             "replayed from a recorded run: their cost isolated")
     parser.add_argument("--rounds", type=int, default=3,
                         help="(a) and (c) run this many times, alternating; the median is shown")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -190,6 +230,10 @@ def main() -> None:
         return
     if args.stages:
         time_stages(corpus(args.data, args.dialogues, args.seed, CONTENT_DEFECTS, "pipeline"))
+        return
+    if args.libraries_absent:
+        directory = corpus(args.data, args.dialogues, args.seed, CONTENT_DEFECTS, "pipeline")
+        compare_without_libraries(directory, args.rounds)
         return
     # The defect mix, and a corpus with no defect at all (ftfy and langdetect never called).
     corpora = ({"given": args.data} if args.data else
@@ -222,6 +266,24 @@ def main() -> None:
         if "naive" in results:
             print(f"(b)/(a) naive vs ultrachat: {results['naive']['seconds'] / ours['seconds']:.1f}x "
                   "faster (target >= 30)")
+
+def compare_without_libraries(directory: Path, rounds: int) -> None:
+    """(a), (a) with the two pure-Python libraries' answers replayed (their cost absent) and (c),
+    alternating; the ratios of both to (c) per round and their medians."""
+    recorded = in_child(__file__, "recording", str(directory))
+    methods = ("ultrachat", "replaying", "copy")
+    runs = [{m: in_child(__file__, m, str(directory)) for m in methods} for _ in range(rounds)]
+    print(f"\ncorpus {directory}: {recorded['result']} rows kept by the recording run")
+    print_table([{"method": m, **_median_run([r[m] for r in runs])} for m in methods],
+                [("method", "method", "s"), ("result", "rows out", "d"), ("seconds", "wall s", ".1f"),
+                 ("cpu_s", "CPU s", ".1f"), ("peak_mb", "peak MB", ".0f")])
+    for method, label in (("ultrachat", "(a) as it is"), ("replaying", "(a) libraries absent")):
+        ratios = sorted(r[method]["seconds"] / r["copy"]["seconds"] for r in runs)
+        cpu = sorted(r[method]["cpu_s"] - r["copy"]["cpu_s"] for r in runs)
+        print(f"{label:22s} vs copy limit: median {ratios[len(ratios) // 2]:.2f}x wall "
+              f"(rounds {', '.join(f'{x:.2f}' for x in ratios)}), "
+              f"{cpu[len(cpu) // 2]:.1f} CPU-s above the copy")
+
 
 def _median_run(runs: list[dict]) -> dict:
     """The run of median wall time (of an even count, the slower middle one)."""

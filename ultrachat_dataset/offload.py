@@ -22,6 +22,7 @@ import logging
 import os
 import pickle
 import queue
+import selectors
 import signal
 import subprocess
 import sys
@@ -171,19 +172,35 @@ def map_texts(function: Callable[[str], object], texts: list[str],
     try:
         borrowed = helpers.borrow(len(texts))
         chunks = _chunks(texts, len(borrowed))
+        helpers.give_back(borrowed[len(chunks):])  # fewer texts than helpers
         for helper, chunk in zip(borrowed, chunks):
             helper.send(function, chunk)
-        replies = [helper.receive() for helper, _ in zip(borrowed, chunks)]
+        replies = _replies(helpers, borrowed[:len(chunks)])
     except HelperError as error:
         helpers.broken = True
         log.warning("%s: text repair and language detection go on in this process, more slowly",
                     error)
         return [function(text) for text in texts]
-    helpers.give_back(borrowed)
     for ok, answers in replies:
         if not ok:
             raise answers  # the function's own error, as it would be raised here
     return [answer for _, answers in replies for answer in answers]
+
+
+def _replies(helpers: _Helpers, busy: list[_Helper]) -> list[tuple[bool, object]]:
+    """Each helper's reply, in `busy` order. A helper is given back as soon as its own reply is
+    in, not when the slowest is: another thread's batch can use it meanwhile."""
+    replies: dict[_Helper, tuple[bool, object]] = {}
+    with selectors.DefaultSelector() as waiting:
+        for helper in busy:
+            waiting.register(helper.process.stdout, selectors.EVENT_READ, helper)
+        while len(replies) < len(busy):
+            for key, _ in waiting.select():
+                helper = key.data
+                replies[helper] = helper.receive()  # the whole reply: it is written at once
+                waiting.unregister(key.fileobj)
+                helpers.give_back([helper])
+    return [replies[helper] for helper in busy]
 
 
 def _chunks(texts: list[str], count: int) -> list[list[str]]:
