@@ -18,7 +18,7 @@ from ultrachat_dataset.stages.clean import (
     may_need_repair,
     repair_texts,
 )
-from ultrachat_dataset.turns import is_blank, rows_where, trim_turns
+from ultrachat_dataset.turns import TurnEdits, is_blank, needs_trim, rows_where
 
 TRICKY = ["\r\n", "\r", "&amp;", "&lt;b&gt;", "\x1b[31m", "\x1b[0m", "\x00", "\x07", "\x7f",
           "\x85", "\u2028", "\ufeff", "\ud7ff", "ﬁ", "Ａ", "’", "â€™", "Ã©", "Â ", "\u00a0", "é",
@@ -32,9 +32,10 @@ texts = st.lists(st.one_of(st.sampled_from(TRICKY), st.text(max_size=8),
 @given(st.lists(texts, min_size=1, max_size=8))
 def test_fast_path_repair_equals_ftfy_on_arbitrary_text(samples):
     samples = [s.encode("utf-8", "replace").decode("utf-8") for s in samples]  # Arrow holds UTF-8
-    repaired, changed = repair_texts(pa.array(samples, pa.string()))
+    edits = TurnEdits(pa.array(samples, pa.string()))
+    changed = repair_texts(edits)
     expected = [ftfy.fix_text(s, FTFY_CONFIG) for s in samples]
-    assert repaired.to_pylist() == expected
+    assert edits.result().to_pylist() == expected
     assert changed.tolist() == [a != b for a, b in zip(samples, expected)]
 
 
@@ -118,9 +119,10 @@ def test_filters_off_leave_text_alone():
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x1c\x1f\x00\x85\xa0\u2028\u3000é~")),
                         max_size=6), max_size=10))
-def test_trimming_only_what_needs_it_equals_trimming_everything(samples):
+def test_the_turns_found_to_need_trimming_are_those_trimming_changes(samples):
     turns = pa.array(samples, pa.string())
-    assert trim_turns(turns).to_pylist() == pc.utf8_trim_whitespace(turns).to_pylist()
+    trimmed = pc.utf8_trim_whitespace(turns).to_pylist()
+    assert needs_trim(turns).tolist() == [a != b for a, b in zip(samples, trimmed)]
     assert is_blank(turns).tolist() == [not s.strip() for s in samples]
 
 
@@ -132,6 +134,32 @@ def test_the_compiled_repair_candidate_scan_equals_its_rule(samples):
     # Repair candidates: anything but printable ASCII, tab and newline.
     assert may_need_repair(turns).tolist() == [
         s is not None and any(not (32 <= ord(c) < 127 or c in "\t\n") for c in s) for s in samples]
+
+
+FIXES = {"append": lambda text: text + "!", "upper": str.upper, "none": lambda text: text}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=6), min_size=1, max_size=30), st.data())
+def test_turn_edits_read_and_give_what_applying_each_step_to_a_list_gives(turns, data):
+    """Steps that change some turns, read back at every step, and the result kept in one copy,
+    against the plain model: a list of texts changed in place."""
+    edits, model = TurnEdits(pa.array(turns, pa.string())), list(turns)
+    mask = st.lists(st.booleans(), min_size=len(turns), max_size=len(turns)).map(np.array)
+    for name in data.draw(st.lists(st.sampled_from(sorted(FIXES)), max_size=4)):
+        candidates = data.draw(mask)
+        fix = FIXES[name]
+        changed = edits.apply(candidates, lambda texts, fix=fix: [fix(text) for text in texts.to_pylist()])
+        expected = [candidates[i] and fix(model[i]) != model[i] for i in range(len(model))]
+        model = [fix(text) if pick else text for text, pick in zip(model, candidates)]
+        assert changed.tolist() == expected
+        picked = np.flatnonzero(data.draw(mask))
+        assert edits.texts(picked).to_pylist() == [model[i] for i in picked]
+        assert edits.measure(lambda texts: np.array([len(t) for t in texts.to_pylist()])).tolist() == [
+            len(text) for text in model]
+    keep = data.draw(mask)
+    assert edits.result(keep).to_pylist() == [text for text, kept in zip(model, keep) if kept]
+    assert edits.result().to_pylist() == model
 
 
 @settings(max_examples=300, deadline=None)

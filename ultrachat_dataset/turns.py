@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,8 +52,13 @@ class TurnLayout:
         if keep is not None:
             lengths = np.bincount(self.owner[keep], minlength=len(self.lengths))
             turns = turns.filter(pa.array(keep))
-        offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
-        return pa.ListArray.from_arrays(pa.array(offsets), turns)
+        return lists_of(lengths, turns)
+
+
+def lists_of(lengths: np.ndarray, turns: pa.Array) -> pa.ListArray:
+    """Turns in order cut into lists of these lengths."""
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), turns)
 
 
 def one_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -131,8 +137,8 @@ def string_buffers(texts: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
     return offsets.astype(np.int64) - offsets[0], data[offsets[0]:offsets[-1]]
 
 
-def trim_turns(turns: pa.Array) -> pa.Array:
-    """White space trimmed at both ends, copying only the turns that have any there."""
+def needs_trim(turns: pa.Array) -> np.ndarray:
+    """Turns with white space at either end (what `utf8_trim_whitespace` would change)."""
     # Candidates from the bytes at both ends (a space, a control or a non-ASCII character), then
     # the exact test on the first and last character of those only.
     offsets, data = string_buffers(turns)
@@ -140,18 +146,75 @@ def trim_turns(turns: pa.Array) -> pa.Array:
     starts, ends = offsets[:-1][candidates], offsets[1:][candidates]
     candidates[candidates] = ((data[starts] < 33) | (data[starts] > 126)
                               | (data[ends - 1] < 33) | (data[ends - 1] > 126))
-    if not candidates.any():
-        return turns
-    mask = pa.array(candidates)
-    picked = turns.filter(mask)
-    edges = pc.binary_join_element_wise(pc.utf8_slice_codeunits(picked, 0, 1),
-                                        pc.utf8_slice_codeunits(picked, -1), "")
     needs = np.zeros(len(turns), bool)
-    needs[np.flatnonzero(candidates)] = flags(pc.match_substring_regex(edges, r"[\s\v\x{85}\x1c-\x1f\p{Z}]"))
-    if not needs.any():
-        return turns
-    mask = pa.array(needs)
-    return pc.replace_with_mask(turns, mask, pc.utf8_trim_whitespace(turns.filter(mask)))
+    if candidates.any():
+        picked = turns.filter(pa.array(candidates))
+        edges = pc.binary_join_element_wise(pc.utf8_slice_codeunits(picked, 0, 1),
+                                            pc.utf8_slice_codeunits(picked, -1), "")
+        needs[candidates] = flags(pc.match_substring_regex(edges, r"[\s\v\x{85}\x1c-\x1f\p{Z}]"))
+    return needs
+
+
+class TurnEdits:
+    """A block's turns and the new text of the few that steps changed. Steps read the current
+    text; the turns are copied once, by `result`: a copy per step cost a pass over all of the
+    block's text and as much fresh memory, for a change to a turn in a hundred."""
+
+    def __init__(self, turns: pa.Array):
+        self.original = turns
+        self.text: dict[int, str] = {}  # turn -> its text now
+
+    def _edited(self) -> np.ndarray:
+        return np.fromiter(sorted(self.text), np.int64, len(self.text))
+
+    def _new_text(self, indices: np.ndarray) -> pa.Array:
+        return pa.array([self.text[i] for i in indices.tolist()], self.original.type)
+
+    def texts(self, indices: np.ndarray) -> pa.Array:
+        """The text now of these turns."""
+        taken = self.original.take(pa.array(indices, pa.int64()))
+        edited = np.isin(indices, self._edited()) if self.text else np.zeros(len(indices), bool)
+        if not edited.any():
+            return taken
+        return pc.replace_with_mask(taken, pa.array(edited), self._new_text(indices[edited]))
+
+    def measure(self, of: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
+        """`of` (texts -> a value each, e.g. a flag) over the text now of every turn: over the
+        original turns in place, then again over the changed ones."""
+        values = of(self.original)
+        if self.text:
+            values = np.array(values)  # a writable copy (Arrow's numpy views are read-only)
+            edited = self._edited()
+            values[edited] = of(self._new_text(edited))
+        return values
+
+    def apply(self, candidates: np.ndarray, fix: Callable[[pa.Array], list | pa.Array]) -> np.ndarray:
+        """`fix` (texts -> their new texts) on the candidate turns' text now; which turns it
+        changed."""
+        changed = np.zeros(len(candidates), bool)
+        indices = np.flatnonzero(candidates)
+        if not len(indices):
+            return changed
+        before = self.texts(indices)
+        after = fix(before)
+        after = after.to_pylist() if isinstance(after, (pa.Array, pa.ChunkedArray)) else after
+        for index, old, new in zip(indices.tolist(), before.to_pylist(), after):
+            if old != new:
+                self.text[index] = new
+                changed[index] = True
+        return changed
+
+    def result(self, keep: np.ndarray | None = None) -> pa.Array:
+        """The turns with their text now, only those where `keep`: one copy, none if no turn
+        changed and all are kept."""
+        if not self.text and (keep is None or keep.all()):
+            return self.original
+        edited = self._edited()
+        source = np.arange(len(self.original))
+        source[edited] = len(self.original) + np.arange(len(edited))  # the new texts follow
+        order = source if keep is None else source[keep]
+        both = pa.chunked_array([self.original, self._new_text(edited)], self.original.type)
+        return one_array(both.take(pa.array(order)))
 
 
 def opening_text(data: pa.Array | pa.ChunkedArray, chars: int, separator: str = "\n") -> pa.Array:

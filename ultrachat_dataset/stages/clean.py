@@ -4,7 +4,9 @@ Repair: `ftfy.fix_text` with `FTFY_CONFIG`, applied only to turns that can need 
 ASCII with no control character other than tab and newline is returned unchanged by ftfy under
 this config (no mojibake, entity, ligature, line break or control character can be in it), so it
 skips the call; a property test holds the fast path equal to `ftfy.fix_text` on arbitrary text.
-Then white space is trimmed at both ends of every turn.
+Then white space is trimmed at both ends of every turn. Each step records only the turns it
+changes (`TurnEdits`), and the block's turns are copied once, at the end, without the rows and
+closing exchanges dropped.
 
 Filters, each on or off by name (`FILTERS`): rejects with a reason, or repairs that are counted.
 """
@@ -24,7 +26,17 @@ import pyarrow.compute as pc
 from ..errors import ConfigError
 from ..offload import map_texts
 from ..rejects import rejects_from_rows
-from ..turns import TurnLayout, flags, is_blank, matches, rows_where, set_data, string_buffers, trim_turns
+from ..turns import (
+    TurnEdits,
+    TurnLayout,
+    flags,
+    is_blank,
+    lists_of,
+    matches,
+    needs_trim,
+    rows_where,
+    string_buffers,
+)
 from .textlibs import FTFY_CONFIG, fix_turn_text  # noqa: F401  (FTFY_CONFIG: the repair's settings)
 
 FILTERS = {
@@ -76,10 +88,11 @@ class Cleaned:
     repairs: Counter
 
 
-def repair_texts(turns: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def repair_texts(edits: TurnEdits) -> np.ndarray:
     """ftfy on the turns that can need it (on helper processes when there are many: `offload`);
-    returns the turns and which of them changed."""
-    return _apply_where(turns, may_need_repair(turns), fix_turn_text, _FTFY_SECONDS_PER_CHAR)
+    which turns it changed."""
+    return edits.apply(may_need_repair(edits.original),
+                       lambda texts: map_texts(fix_turn_text, texts.to_pylist(), _FTFY_SECONDS_PER_CHAR))
 
 
 def may_need_repair(turns: pa.Array) -> np.ndarray:
@@ -100,21 +113,6 @@ def _unprintable(data, offsets):  # pragma: no cover (compiled; tested through m
             seen |= (byte >= 127) | ((byte < 32) & (byte != 9) & (byte != 10))
         found[text] = seen
     return found
-
-
-def _apply_where(turns: pa.Array, candidates: np.ndarray, fix,
-                 seconds_per_char: float = 0.0) -> tuple[pa.Array, np.ndarray]:
-    """`fix` applied to the candidate turns; the rest untouched. Which turns changed, too.
-    `seconds_per_char`: what `fix` costs, for `map_texts` to judge a batch; 0: always on this
-    thread (`fix` is cheap, or its module too heavy for a helper to import)."""
-    changed = np.zeros(len(turns), bool)
-    if not candidates.any():
-        return turns, changed
-    originals = turns.filter(pa.array(candidates)).to_pylist()
-    fixed = (map_texts(fix, originals, seconds_per_char) if seconds_per_char
-             else [fix(text) for text in originals])
-    changed[np.flatnonzero(candidates)] = [a != b for a, b in zip(originals, fixed)]
-    return pc.replace_with_mask(turns, pa.array(candidates), pa.array(fixed, turns.type)), changed
 
 
 def fix_sentence_case(text: str) -> str:
@@ -143,41 +141,50 @@ def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
     """Repair and filter; repairs are counted for the rows this stage keeps. Rejects carry the
     rows as they came (before repair), so a rejected dialogue can be recovered as it was."""
     repaired: dict[str, np.ndarray] = {}  # repair kind -> rows it changed
-    original = rows
     layout = TurnLayout.of(rows.column("data"))
-    turns = layout.turns
+    edits = TurnEdits(layout.turns)
     if options.fix_text:
-        turns, changed = repair_texts(turns)
-        repaired["text_repaired"] = layout.any_per_row(changed)
-    turns = trim_turns(turns)
+        repaired["text_repaired"] = layout.any_per_row(repair_texts(edits))
+    edits.apply(edits.measure(needs_trim), pc.utf8_trim_whitespace)
     if "casing" in options.filters:
-        candidates = matches(turns, _CASE_CANDIDATE)
-        turns, changed = _apply_where(turns, candidates, fix_sentence_case)
+        candidates = edits.measure(lambda texts: matches(texts, _CASE_CANDIDATE))
+        changed = edits.apply(candidates, lambda texts: list(map(fix_sentence_case, texts.to_pylist())))
         repaired["fixed_sentence_case"] = layout.any_per_row(changed)
-    rows = set_data(rows, layout.rebuild(turns))
     reasons = np.full(rows.num_rows, "", dtype=object)
     details = np.full(rows.num_rows, None, dtype=object)
-    empty = is_blank(turns)
+    empty = edits.measure(is_blank)
     _mark(reasons, layout.any_per_row(empty), "empty_after_cleaning", details,
           _turn_details(layout, empty, "is empty once repaired and trimmed"))
     if "self_disclaimer" in options.filters:
         # Assistant turns only; searching them in place beats copying them out (user turns are short).
-        disclaims = matches(turns, _DISCLAIMER) & ~layout.is_user
+        disclaims = edits.measure(lambda texts: matches(texts, _DISCLAIMER)) & ~layout.is_user
         _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer", details,
               _turn_details(layout, disclaims, "disclaims"))
+    dropped, lengths = np.zeros(len(layout.turns), bool), layout.lengths
     if "polite_closing" in options.filters:
-        rows, trimmed = _trim_polite_closings(rows)
+        dropped, trimmed = _polite_closings(layout, edits)
+        lengths = layout.lengths - 2 * trimmed
         repaired["trimmed_polite_closing"] = trimmed > 0
-        exchanges = pc.list_value_length(rows.column("data")).to_numpy(zero_copy_only=False) // 2
-        _mark(reasons, exchanges == 0, "only_polite_closing", details,
+        _mark(reasons, lengths // 2 == 0, "only_polite_closing", details,
               _counted(trimmed, "closing exchanges trimmed", 0))
-    _mark_length_limits(reasons, details, rows, options)
+    _mark_length_limits(reasons, details, layout, edits, dropped, lengths, options)
     rejected = reasons != ""
-    rejects = rejects_from_rows(original.filter(pa.array(rejected)), "clean",
+    rejects = rejects_from_rows(rows.filter(pa.array(rejected)), "clean",
                                 pa.array(reasons[rejected].tolist(), pa.string()),
                                 details[rejected].tolist())
     repairs = Counter({kind: int((changed & ~rejected).sum()) for kind, changed in repaired.items()})
-    return Cleaned(rows_where(rows, ~rejected), rejects, +repairs)
+    return Cleaned(_kept_rows(rows, layout, edits, dropped, lengths, ~rejected), rejects, +repairs)
+
+
+def _kept_rows(rows: pa.Table, layout: TurnLayout, edits: TurnEdits, dropped: np.ndarray,
+               lengths: np.ndarray, kept: np.ndarray) -> pa.Table:
+    """The kept rows with their turns as cleaned: the turns copied once, if any changed."""
+    if not edits.text and not dropped.any():
+        return rows_where(rows, kept)  # the text as it came: slices of the block, no copy
+    data = lists_of(lengths[kept], edits.result(~dropped & kept[layout.owner]))
+    index = rows.schema.get_field_index("data")
+    others = rows.remove_column(index).filter(pa.array(kept))  # the small columns
+    return others.add_column(index, rows.schema.field(index), data)
 
 
 def _mark(reasons: np.ndarray, failed: np.ndarray, code: str, details: np.ndarray,
@@ -199,40 +206,41 @@ def _counted(values: np.ndarray, unit: str, limit: int):
     return lambda chosen: [f"{value} {unit} (limit {limit})" for value in values[chosen]]
 
 
-def _trim_polite_closings(rows: pa.Table, rounds: int = 2) -> tuple[pa.Table, np.ndarray]:
-    """Drop closing thanks/welcome exchanges from the end (up to `rounds` of them)."""
-    trimmed = np.zeros(rows.num_rows, np.int64)
+def _polite_closings(layout: TurnLayout, edits: TurnEdits, rounds: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Closing thanks/welcome exchanges at the end of each dialogue (up to `rounds` of them):
+    which turns they are, and how many exchanges each row ends with."""
+    lengths = layout.lengths.copy()
+    starts = np.cumsum(layout.lengths) - layout.lengths
+    dropped = np.zeros(len(layout.turns), bool)
+    trimmed = np.zeros(len(lengths), np.int64)
     for _ in range(rounds):
-        layout = TurnLayout.of(rows.column("data"))
-        # Only the last exchange of each dialogue is looked at.
-        paired = np.flatnonzero(layout.lengths >= 2)
-        last_assistant = np.cumsum(layout.lengths)[paired] - 1
-        user, assistant = (layout.turns.take(pa.array(last_assistant - 1)),
-                           layout.turns.take(pa.array(last_assistant)))
-        polite = np.zeros(rows.num_rows, bool)
+        # Only the last exchange of each dialogue (once the ones before are dropped) is looked at.
+        paired = np.flatnonzero(lengths >= 2)
+        last_assistant = starts[paired] + lengths[paired] - 1
+        user, assistant = edits.texts(last_assistant - 1), edits.texts(last_assistant)
+        polite = np.zeros(len(lengths), bool)
         polite[paired] = (flags(pc.less_equal(pc.utf8_length(user), _POLITE_MAX_CHARS))
                           & flags(pc.match_substring_regex(user, _THANKS))
                           & flags(pc.match_substring_regex(assistant, _WELCOME)))
         if not polite.any():
             break
         trimmed += polite
-        drop = np.zeros(len(layout.turns), bool)
         ends = last_assistant[polite[paired]]
-        drop[ends] = drop[ends - 1] = True
-        rows = set_data(rows, layout.rebuild(keep=~drop))
-    return rows, trimmed
+        dropped[ends] = dropped[ends - 1] = True
+        lengths -= 2 * polite
+    return dropped, trimmed
 
 
-def _mark_length_limits(reasons: np.ndarray, details: np.ndarray, rows: pa.Table,
+def _mark_length_limits(reasons: np.ndarray, details: np.ndarray, layout: TurnLayout,
+                        edits: TurnEdits, dropped: np.ndarray, lengths: np.ndarray,
                         options: CleanOptions) -> None:
-    data = rows.column("data")
-    exchanges = pc.list_value_length(data).to_numpy(zero_copy_only=False) // 2
+    """Limits on the dialogues as they will be kept: `lengths` turns, without the `dropped`."""
+    exchanges = lengths // 2
     limits = [("too_few_exchanges", options.min_exchanges, exchanges, np.less, "exchanges"),
               ("too_many_exchanges", options.max_exchanges, exchanges, np.greater, "exchanges")]
     if options.min_chars is not None or options.max_chars is not None:
-        layout = TurnLayout.of(data)
-        chars = np.bincount(layout.owner, pc.utf8_length(layout.turns).to_numpy(zero_copy_only=False),
-                            minlength=rows.num_rows)
+        characters = edits.measure(lambda texts: pc.utf8_length(texts).to_numpy(zero_copy_only=False))
+        chars = np.bincount(layout.owner[~dropped], characters[~dropped], minlength=len(lengths))
         limits += [("too_short", options.min_chars, chars, np.less, "characters"),
                    ("too_long", options.max_chars, chars, np.greater, "characters")]
     for code, limit, values, beyond, unit in limits:
