@@ -3,6 +3,7 @@
     uv run python benchmarks/bench_pipeline.py --dialogues 200000 [--data DIR] [--skip-naive]
     uv run python benchmarks/bench_pipeline.py --memory 100000,400000
     uv run python benchmarks/bench_pipeline.py --stages --dialogues 100000
+    uv run python benchmarks/bench_pipeline.py --libraries-absent
 
 On two synthesized corpora, one with content defects (not line defects, so the naive loader does
 not crash) and one with no defect at all, runs side by side, each in a fresh process:
@@ -18,7 +19,9 @@ table shows each one's median run, the ratio is the median of the rounds' ratios
 round is printed. `--memory` runs (a) alone on corpora of the given sizes
 to show peak memory flat. `--stages` times each per-row stage over the corpus on one core, and
 within them the two pure Python libraries (ftfy on the turns that need repair, langdetect on
-undecided dialogues).
+undecided dialogues). `--libraries-absent` runs, on the defect corpus, (a), (a) with every answer
+of ftfy and langdetect replayed from a recorded run (the same work and output without the two
+libraries' cost: a KeyError if any answer is missing) and (c), alternating.
 """
 
 from __future__ import annotations
