@@ -88,6 +88,44 @@ def test_prepare_writes_the_same_bytes_with_every_batch_on_helpers(defect_corpus
     assert file_digests(tmp_path / "helpers") == file_digests(tmp_path / "here")
 
 
+RELEASE = "ULTRACHAT_TEST_RELEASE_FILE"
+
+
+def slow_until_released(text):
+    """"slow" waits until the test creates the file RELEASE names; anything else answers at once."""
+    while text == "slow" and not os.path.exists(os.environ[RELEASE]):
+        time.sleep(0.01)
+    return text.upper()
+
+
+def test_a_helper_takes_other_work_once_its_own_part_is_answered(monkeypatch, tmp_path):
+    """A batch split over both helpers, one part slow: the helper that answered the quick part
+    is free for another thread's batch at once, not only when the slow part is in."""
+    release = tmp_path / "release"
+    monkeypatch.setenv(RELEASE, str(release))
+    with helper_processes(2):
+        map_texts(pid_and_text, TEXTS, seconds_per_char=1.0)  # both helpers started, now idle
+        slow = []
+        first = threading.Thread(target=lambda: slow.append(
+            map_texts(slow_until_released, ["quick", "slow"], seconds_per_char=1.0)))
+        first.start()
+        deadline = time.monotonic() + 10
+        while not offload._pool.idle.empty() and time.monotonic() < deadline:
+            time.sleep(0.005)  # until the batch holds both helpers
+        other = []
+        second = threading.Thread(target=lambda: other.append(
+            map_texts(pid_and_text, ["b"], seconds_per_char=1.0)), daemon=True)
+        second.start()
+        second.join(timeout=20)
+        answered_meanwhile = bool(other) and first.is_alive()
+        release.touch()
+        first.join(timeout=20)
+        second.join(timeout=20)
+    assert answered_meanwhile
+    assert other[0][0][1] == "B" and other[0][0][0] != os.getpid()  # on a helper
+    assert slow == [["QUICK", "SLOW"]]
+
+
 def test_a_script_without_a_main_guard_runs_once(defect_corpus, tmp_path):
     """multiprocessing's spawn would run this script again in each helper (a second prepare
     into the same folder); a helper must import only what it needs."""
