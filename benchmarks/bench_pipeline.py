@@ -27,6 +27,7 @@ libraries' cost: a KeyError if any answer is missing) and (c), alternating.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 
@@ -92,8 +93,11 @@ def run_copy(directory: Path) -> int:
     return rows
 
 
-def _answers_path(directory: Path) -> Path:
-    return directory / "helper-answers.pickle"
+ANSWERS = "ULTRACHAT_BENCH_ANSWERS"  # where the recording run keeps the answers (a temp file)
+
+
+def _answers_path() -> Path:
+    return Path(os.environ[ANSWERS])
 
 
 def run_recording(directory: Path) -> int:
@@ -110,7 +114,7 @@ def run_recording(directory: Path) -> int:
         return results
     clean.map_texts = langid.map_texts = recording
     kept = run_ultrachat(directory)
-    _answers_path(directory).write_bytes(pickle.dumps(answers))
+    _answers_path().write_bytes(pickle.dumps(answers))
     return kept
 
 
@@ -120,7 +124,7 @@ def run_replaying(directory: Path) -> int:
     import pickle
 
     from ultrachat_dataset.stages import clean, langid
-    answers = pickle.loads(_answers_path(directory).read_bytes())
+    answers = pickle.loads(_answers_path().read_bytes())
 
     def replaying(function, texts, seconds_per_char):
         return [answers[function.__name__, text] for text in texts]
@@ -273,9 +277,11 @@ def main() -> None:
 def compare_without_libraries(directory: Path, rounds: int) -> None:
     """(a), (a) with the two pure-Python libraries' answers replayed (their cost absent) and (c),
     alternating; the ratios of both to (c) per round and their medians."""
-    recorded = in_child(__file__, "recording", str(directory))
     methods = ("ultrachat", "replaying", "copy")
-    runs = [{m: in_child(__file__, m, str(directory)) for m in methods} for _ in range(rounds)]
+    with tempfile.TemporaryDirectory() as scratch:  # not in the corpus folder: it may be a user's
+        os.environ[ANSWERS] = str(Path(scratch) / "answers.pickle")  # the children inherit it
+        recorded = in_child(__file__, "recording", str(directory))
+        runs = [{m: in_child(__file__, m, str(directory)) for m in methods} for _ in range(rounds)]
     print(f"\ncorpus {directory}: {recorded['result']} rows kept by the recording run")
     print_table([{"method": m, **_median_run([r[m] for r in runs])} for m in methods],
                 [("method", "method", "s"), ("result", "rows out", "d"), ("seconds", "wall s", ".1f"),
