@@ -14,6 +14,31 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+# What a test needs beyond `uv run pytest`'s environment, and how a user gets it.
+HOW_TO_GET = {
+    "torch": "torch is no dependency (uv would lock the CUDA build): `uv pip install torch` "
+             "(the CPU build: add `--index-url https://download.pytorch.org/whl/cpu`), as .ci/run does",
+    "trl": "TRL needs torch: `uv pip install torch trl`, as .ci/run does",
+    "chromium": "the browser tests drive Debian's Chromium: `apt-get install chromium`, as .ci/run does",
+}
+
+
+def needs(module: str):
+    """Import `module` or skip the test, saying how to get it; CI (.ci/run) has everything and
+    fails on any skip (ULTRACHAT_NO_SKIPS)."""
+    how = HOW_TO_GET.get(module, "it is in the `full` group: `uv run --group full pytest`")
+    return pytest.importorskip(module, reason=f"needs {module}: {how}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under .ci/run every test must run: a skip there is a test that silently stopped testing."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if os.environ.get("ULTRACHAT_NO_SKIPS") and skipped:
+        reporter.write_line(f"ULTRACHAT_NO_SKIPS: {len(skipped)} test(s) skipped; every test must run here",
+                            red=True)
+        session.exitstatus = 1
+
 
 # Defects the reader or validation must reject, with the reason each must carry.
 REJECTED_AS = {

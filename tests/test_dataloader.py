@@ -1,20 +1,17 @@
 """DistributedStream under a real torch DataLoader (0, 1, 2, 4 workers; world sizes 1 to 8).
 
-torch is not a dependency: uv would pull the CUDA build (GBs). This machine kind ships the CPU
-wheel of torch 2.13.0 in the pip find-links folder; the test installs it, with this package,
-into a virtual environment of its own.
+torch is not a dependency (uv would lock the CUDA build, GBs): these tests run where the test
+environment has torch (`uv pip install torch`; .ci/run installs the CPU build) and skip, saying
+so, where it has not. Each script runs in a subprocess of the same interpreter, so that
+DataLoader workers start as they do in a user's training script.
 """
 
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import needs
 
-REPO = Path(__file__).resolve().parent.parent
-WHEELS = Path(os.environ.get("ULTRACHAT_TORCH_WHEELS", "/opt/wheels"))
 
 # 103 rows (a prime: no world size divides it) in 3 files of uneven row groups, at sys.argv[1].
 WRITE_FILES = r'''
@@ -54,19 +51,9 @@ print(json.dumps(results))
 
 
 @pytest.fixture(scope="module")
-def torch_python(tmp_path_factory):
-    wheels = sorted(WHEELS.glob("torch-2.13.0*cp311*.whl"))
-    assert wheels, f"no CPU torch 2.13.0 wheel in {WHEELS} (set ULTRACHAT_TORCH_WHEELS)"
-    uv = os.environ.get("UV") or shutil.which("uv")
-    assert uv, "uv is needed to build the torch environment (pip install uv)"
-    venv = tmp_path_factory.mktemp("torch") / "venv"
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
-    python = str(venv / "bin" / "python")
-    subprocess.run([uv, "pip", "install", "-q", "--python", python, "--no-deps", str(wheels[0])],
-                   check=True)
-    subprocess.run([uv, "pip", "install", "-q", "--python", python, "-e", str(REPO), "sympy",
-                    "networkx", "filelock", "fsspec", "typing-extensions"], check=True)
-    return python
+def torch_python():
+    needs("torch")
+    return sys.executable
 
 
 def test_every_rank_gets_the_same_count_under_a_real_dataloader(torch_python, tmp_path):

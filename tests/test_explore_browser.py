@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import HOW_TO_GET, needs
 from explore_folder import PLANTED_BAD_LINE, PLANTED_CODE, PLANTED_IMAGE, PLANTED_SCRIPT, prepared_folder
-from playwright.sync_api import sync_playwright
 
 from ultrachat_dataset.explore import Explorer, ExplorerServer
 
@@ -31,8 +31,9 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    sync_playwright = needs("playwright.sync_api").sync_playwright
     if not Path(CHROMIUM).exists():
-        pytest.fail("no Chromium: `apt-get install chromium` (.ci/run does), then run again")
+        pytest.skip(f"needs chromium: {HOW_TO_GET['chromium']}")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield launched

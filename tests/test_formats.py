@@ -96,6 +96,7 @@ TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n"
 
 @pytest.fixture(scope="module")
 def tokenizer():
+    needs("transformers")
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
     specials = ["<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]

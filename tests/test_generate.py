@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from openai_server import REFUSAL, FakeOpenAI
+
+pytest.importorskip("openai", reason="needs openai: the `generate` extra, or `uv run --group full pytest`")
+
+from openai_server import REFUSAL, FakeOpenAI  # noqa: E402
 
 from ultrachat_dataset.generate import GenerateOptions, generate
 from ultrachat_dataset.generate.run import without_thanks

@@ -2,13 +2,15 @@
 
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+from conftest import needs
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "explore.ipynb"
 
 
 def test_explore_notebook_runs(tmp_path):
+    needs("ipykernel"), needs("matplotlib")
+    nbformat = needs("nbformat")
+    NotebookClient = needs("nbclient").NotebookClient
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
     NotebookClient(notebook, timeout=600, kernel_name="python3",

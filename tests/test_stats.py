@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lexicalrichness import LexicalRichness
+from conftest import needs
 
 from ultrachat_dataset.insight.stats import compute, load_dialogues, mtld, stats_of, topic_diversity, words
 from ultrachat_dataset.release.synth import EXCHANGES, synthesize
@@ -27,7 +27,7 @@ TEXTS = [
 @pytest.mark.parametrize("text", TEXTS)
 def test_mtld_equals_the_lexicalrichness_reference(text):
     tokens = words(text)
-    reference = LexicalRichness(tokens, preprocessor=None, tokenizer=None).mtld(threshold=0.72)
+    reference = needs("lexicalrichness").LexicalRichness(tokens, preprocessor=None, tokenizer=None).mtld(threshold=0.72)
     assert mtld(tokens) == pytest.approx(reference, rel=1e-9)
 
 
@@ -110,6 +110,7 @@ def png_size(path):
 
 
 def test_cli_stats_prints_the_table_and_writes_plots(corpus, tmp_path):
+    needs("matplotlib")
     folder, _ = corpus
     result = subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", "stats", str(folder),
                              "--sample", "200", "--plot", str(tmp_path)], capture_output=True,

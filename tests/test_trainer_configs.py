@@ -22,11 +22,15 @@ AXOLOTL_ROLES = {"human": "user", "user": "user", "assistant": "assistant", "gpt
                  "system": "system", "tool": "tool"}
 
 
-def readme_yaml(marker: str) -> dict:
-    """The YAML block of the README whose first line is the comment `marker`."""
+def readme_yamls(marker: str) -> list[dict]:
+    """The YAML blocks of the README whose first line starts with the comment `marker`."""
     blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.S)
-    [block] = [b for b in blocks if b.startswith(f"# {marker}")]
-    return yaml.safe_load(block)
+    return [yaml.safe_load(b) for b in blocks if b.startswith(f"# {marker}")]
+
+
+def readme_yaml(marker: str) -> dict:
+    [block] = readme_yamls(marker)
+    return block
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +70,12 @@ def test_the_llama_factory_config_of_the_readme(workdir):
     assert keys[config["dataset"]].isdisjoint(keys[config["eval_dataset"]])
 
 
-def test_the_axolotl_config_of_the_readme(workdir):
-    for entry in readme_yaml("axolotl")["datasets"]:
+def test_the_axolotl_configs_of_the_readme(workdir):
+    configs = readme_yamls("axolotl")
+    assert len(configs) == 2
+    # Each is a whole `datasets:` of one entry: two entries would train on every dialogue twice.
+    assert all(len(config["datasets"]) == 1 for config in configs)
+    for [entry] in (config["datasets"] for config in configs):
         assert entry["type"] == "chat_template"
         rows = datasets.load_dataset(str(workdir / entry["path"]), entry["name"], split=entry["split"])
         field = entry.get("field_messages", "messages")

@@ -200,6 +200,10 @@ class AssistantLabelsCollator:
         self.return_tensors, self.multiple = return_tensors, pad_to_multiple_of
 
     def __call__(self, features: list[dict]) -> dict:
+        if features and "assistant_masks" not in features[0]:
+            raise ConfigError("the batch has no `assistant_masks`: transformers' Trainer drops the "
+                              "columns its model does not take; give it "
+                              "TrainingArguments(remove_unused_columns=False)")
         lengths = [len(feature["input_ids"]) for feature in features]
         width = max(lengths)
         if self.multiple:
