@@ -74,3 +74,111 @@ def test_demo_into_a_users_folder_is_refused_then_replaced_with_overwrite(tmp_pa
     replaced = ultrachat("demo", "--quiet", "--out", str(tmp_path), "--overwrite")
     assert replaced.returncode == 0, replaced.stderr
     assert not (tmp_path / "notes.txt").exists() and (tmp_path / "README.md").is_file()
+
+
+def test_demo_never_replaces_a_dataset_prepare_wrote_and_prepare_says_what_it_replaces(tmp_path):
+    from conftest import file_digests
+    out = tmp_path / "ultrachat"
+    first = ultrachat("prepare", "all", "--data-dir", str(sample_dir()), "--out", str(out), "--quiet")
+    assert first.returncode == 0, first.stderr
+    assert "replacing" not in first.stderr  # nothing was there
+    before = file_digests(out)
+    demo = ultrachat("demo", "--quiet", "--out", str(out))
+    assert demo.returncode == 2 and "the demo replaces only its own output" in demo.stderr
+    assert "written by `ultrachat prepare`" in demo.stderr and "--overwrite" in demo.stderr
+    assert file_digests(out) == before
+    again = ultrachat("prepare", "all", "--data-dir", str(sample_dir()), "--out", str(out), "--quiet")
+    assert again.returncode == 0, again.stderr
+    kept = json.loads((out / "report.json").read_text())["kept"]
+    assert f"replacing {out} (config 'all', {kept:,} dialogues written by `ultrachat prepare`)" in again.stderr
+
+
+def test_demo_replaces_its_own_output_and_says_so(tmp_path):
+    out = tmp_path / "demo"
+    assert ultrachat("demo", "--quiet", "--out", str(out)).returncode == 0
+    again = ultrachat("demo", "--quiet", "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert "written by `ultrachat demo`" in again.stderr and "replacing" in again.stderr
+
+
+@pytest.fixture
+def counting_hub(monkeypatch):
+    """A Hub endpoint on 127.0.0.1 that counts what it is asked (and answers 404)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    asked = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_error(404)
+        do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    server.shutdown()
+    server.server_close()
+
+
+def load_in(folder, expression, endpoint, cache):
+    """Run `import datasets; print(<expression>)` in `folder`, with `endpoint` as the Hub."""
+    import os
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(cache), "HF_HUB_OFFLINE": "0",
+           "HF_DATASETS_OFFLINE": "0"}
+    return subprocess.run([sys.executable, "-c", f"import datasets; ds = {expression}; "
+                           "print('rows', sum(len(split) for split in ds.values()))"],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_load_lines_printed_and_in_the_readme_never_ask_the_hub_nor_serve_a_stale_cache(
+        tmp_path, counting_hub):
+    endpoint, asked = counting_hub
+    project, elsewhere, cache = tmp_path / "project", tmp_path / "elsewhere", tmp_path / "hf"
+    project.mkdir(), elsewhere.mkdir()
+    result = subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", "prepare", "writing",
+                             "--data-dir", str(sample_dir()), "--out", "ultrachat", "--quiet"],
+                            cwd=project, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    [printed] = re.findall(r"datasets\.load_dataset\(.*\)", result.stdout)
+    assert str(project / "ultrachat") in printed  # absolute: the same folder from anywhere
+    kept = json.loads((project / "ultrachat" / "report.json").read_text())["kept"]
+    from_elsewhere = load_in(elsewhere, printed, endpoint, cache)
+    assert from_elsewhere.returncode == 0, from_elsewhere.stderr[-2000:]
+    assert f"rows {kept}" in from_elsewhere.stdout
+    readme = 'datasets.load_dataset("./ultrachat", "writing")'
+    assert readme in (sample_dir().parent.parent / "README.md").read_text()
+    assert f"rows {kept}" in load_in(project, readme, endpoint, cache).stdout
+    # From a folder with no `ultrachat/`, after the one above was cached: an error, not its rows.
+    missing = load_in(elsewhere, readme, endpoint, cache)
+    assert missing.returncode != 0 and "rows" not in missing.stdout
+    assert asked == []
+
+
+@pytest.mark.parametrize("hub", ["down", "answers 404", "offline"])
+def test_a_tokenizer_that_cannot_be_had_is_one_line(tmp_path, counting_hub, hub):
+    from conftest import needs
+    import os
+    needs("transformers")
+    endpoint, asked = counting_hub
+    closed = socket_port_closed()
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1" if hub == "offline" else "0",
+           "HF_ENDPOINT": endpoint if hub == "answers 404" else f"http://127.0.0.1:{closed}"}
+    result = subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", "convert", str(sample_dir()),
+                             str(tmp_path / "r.parquet"), "--to", "template", "--tokenizer", "org/no-such"],
+                            capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "tokenizer 'org/no-such'" in result.stderr
+    assert bool(asked) == (hub == "answers 404")
+
+
+def socket_port_closed() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

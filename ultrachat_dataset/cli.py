@@ -37,10 +37,12 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     data_dir = args.data_dir or sample_dir()
+    if args.out:
+        _say_replaced(check_replaceable(args.out, args.config, args.overwrite, written_by="demo"))
     with tempfile.TemporaryDirectory(prefix="ultrachat-demo-") as scratch:
         out = args.out or Path(scratch)
         report = prepare(local_inputs(args.config, data_dir), out, args.config,
-                         progress=not args.quiet, overwrite=args.overwrite)
+                         progress=not args.quiet, overwrite=args.overwrite, written_by="demo")
         print_report(report, f"{data_dir} (config {args.config!r})")
         first = next(iter(sorted((out / "data").glob("*/train-*.parquet"))), None)
         if first is not None and pq.ParquetFile(first).metadata.num_rows:
@@ -58,14 +60,19 @@ def cmd_prepare(args: argparse.Namespace) -> None:
         languages=None if args.languages == "any" else _names(args.languages),
         dedup=DedupOptions(modes=_names(args.dedup), near_chars=args.near_chars),
         decontaminate=str(args.decontaminate) if args.decontaminate else None)
-    check_replaceable(args.out, args.config, args.overwrite)  # before any download
+    _say_replaced(check_replaceable(args.out, args.config, args.overwrite))  # before any download
     inputs = release_inputs(args.config, args.data_dir, _download_options(args))
     report = prepare(inputs, args.out, args.config, options, progress=not args.quiet,
                      workers=args.workers, overwrite=args.overwrite)
     print_report(report, f"{args.data_dir} (config {args.config!r})")
     print(f"\nwritten to {args.out}: README.md (dataset card), data/<sector>/<split>-*.parquet, "
           f"rejects/{args.config}.parquet, report.json\nload it with "
-          f"datasets.load_dataset({str(args.out)!r}, {args.config!r})")
+          f"datasets.load_dataset({str(args.out.resolve())!r}, {args.config!r})")
+
+
+def _say_replaced(replaced: str | None) -> None:
+    if replaced:
+        print(f"replacing {replaced} once this run is complete", file=sys.stderr)
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -104,10 +111,8 @@ def _add_download_options(parser: argparse.ArgumentParser, default_source: str) 
 
 def cmd_convert(args: argparse.Namespace) -> None:
     from .training.convert import convert_path
-    tokenizer = None
-    if args.tokenizer:
-        from transformers import AutoTokenizer  # the `chat` extra
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    from .tokenizer import load_tokenizer
+    tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
     written = convert_path(args.source, args.target, args.to, args.system, tokenizer,
                            args.max_tokens, config=args.config, split=args.split,
                            overwrite=args.overwrite)

@@ -9,6 +9,7 @@ mended by the next one (the previous folder is put back).
 A marker file (`MARKER`) says a folder is ours and what it holds. A non-empty folder without it
 is the user's: it is never replaced unless `overwrite`. A folder of another config is replaced
 only with `overwrite` too, so `prepare writing` never mixes into, or silently discards, an `all`.
+The marker also says which command wrote the folder: `demo` replaces only what `demo` wrote.
 """
 
 from __future__ import annotations
@@ -42,29 +43,53 @@ def read_marker(folder: str | Path) -> dict | None:
         return None
 
 
-def check_replaceable(out: Path, config: str, overwrite: bool = False) -> None:
-    """Raise `OutputFolderError` unless `out` may become a dataset of `config`."""
+OVERWRITE_HINT = "pass --overwrite (Python: overwrite=True) to replace it whole"
+
+
+def check_replaceable(out: Path, config: str, overwrite: bool = False,
+                      written_by: str = "prepare") -> str | None:
+    """Raise `OutputFolderError` unless `out` may become a dataset of `config` written by the
+    command `written_by`; return what a run would replace there (None: nothing)."""
+    out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputFolderError(f"--out {out} is a file, not a folder: give a folder path")
-    if not out.is_dir() or not any(out.iterdir()) or overwrite:
-        return
+    if not out.is_dir() or not any(out.iterdir()):
+        return None
     marker = read_marker(out)
     if marker is None:
+        if overwrite:
+            return f"{out} (a folder `ultrachat prepare` did not write)"
         raise OutputFolderError(
             f"{out} is not empty and was not written by `ultrachat prepare` (it has no {MARKER}): "
-            "choose a new or empty folder, or pass --overwrite (overwrite=True) to replace it whole")
+            f"choose a new or empty folder, or {OVERWRITE_HINT}")
+    owner = marker.get("written_by", "prepare")
+    what = f"{out} (config {marker.get('config')!r}, {_kept(out)} written by `ultrachat {owner}`)"
+    if overwrite:
+        return what
     if marker.get("config") != config:
         raise OutputFolderError(
             f"{out} holds config {marker.get('config')!r}; preparing {config!r} there would replace "
-            "it: choose another folder, or pass --overwrite (overwrite=True) to replace it whole")
+            f"it: choose another folder, or {OVERWRITE_HINT}")
+    if written_by == "demo" and owner != "demo":
+        raise OutputFolderError(
+            f"{what} is not the demo's: the demo replaces only its own output; choose another "
+            f"--out, or {OVERWRITE_HINT}")
+    return what
+
+
+def _kept(out: Path) -> str:
+    try:
+        return f"{json.loads((out / 'report.json').read_text())['kept']:,} dialogues"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a dataset"
 
 
 @contextmanager
 def building(out: str | Path, marker: dict, overwrite: bool = False) -> Iterator[Path]:
     """A fresh folder to build into; swapped in for `out` when the block ends without error,
-    removed when it does not. `marker` (with a `config`) is written into it last."""
+    removed when it does not. `marker` (with a `config` and `written_by`) is written into it last."""
     out = Path(out).resolve()  # a link to a folder: build beside the folder it points to
-    check_replaceable(out, marker["config"], overwrite)
+    check_replaceable(out, marker["config"], overwrite, marker.get("written_by", "prepare"))
     staging = _sibling(out, _BUILDING)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -396,10 +396,8 @@ def stats_text(paths: list, config: str, sample: int, seed: int, tokenizer_name:
     """The Table 4 measures of each path (a release folder, a prepared folder or a file) as text,
     with a note on how they were measured. `tokenizer_name`: count tokens with it (a folder or a
     Hub name; the `chat` extra), else whitespace."""
-    tokenizer = None
-    if tokenizer_name:
-        from transformers import AutoTokenizer  # the `chat` extra
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name)
+    from ..tokenizer import load_tokenizer
+    tokenizer = load_tokenizer(tokenizer_name) if tokenizer_name else None
     rows = [(str(path), sector_stats) for path in paths
             for sector_stats in stats_of(path, config, sample, seed, tokenizer)]
     return (f"{format_table(rows)}\n\ntokens: {tokenizer_name or 'whitespace'}, lengths averaged over "

@@ -51,13 +51,14 @@ class PrepareOptions:
 
 def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
             options: PrepareOptions | None = None, progress: bool = True,
-            workers: int | None = None, overwrite: bool = False) -> Report:
+            workers: int | None = None, overwrite: bool = False, written_by: str = "prepare") -> Report:
     """Run every stage over `inputs`; write `OUT/data/<config>/train-*.parquet`,
     `OUT/rejects/<config>.parquet` and `OUT/report.json`. Returns the report.
 
     OUT is built aside and swapped in whole when complete (`folder.building`): an interrupted
     run leaves the previous OUT untouched. A non-empty OUT that `prepare` did not write, or that
-    holds another config, is refused unless `overwrite`.
+    holds another config, is refused unless `overwrite`; so is one that another command than
+    `written_by` wrote, when that is "demo" (the demo replaces only its own output).
 
     Blocks go through the per-row stages on `workers` threads (default: one a core, up to 4)
     and are taken back in order, so the output is the same whatever the number of workers. The
@@ -71,7 +72,7 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
         if Path(out_dir).resolve() in item.path.resolve().parents:
             raise OutputFolderError(f"{out_dir} holds the input {item.path}: write the dataset to "
                                     "another folder than the release files")
-    marker = {"format": "ultrachat-dataset", "config": config,
+    marker = {"format": "ultrachat-dataset", "config": config, "written_by": written_by,
               "inputs": {item.source: item.path.stat().st_size for item in inputs}}
     with building(out_dir, marker, overwrite) as out:
         return _prepare_into(out, inputs, config, options, progress, workers)

@@ -79,7 +79,7 @@ def _convert_folder(source: Path, target: Path, to: str, convert_table, overwrit
     marker = read_marker(source) or {}
     configs = folder_configs(source)
     new_marker = {"format": "ultrachat-dataset", "config": marker.get("config") or next(iter(configs)),
-                  "converted_to": to, "converted_from": str(source.resolve())}
+                  "written_by": "convert", "converted_to": to, "converted_from": str(source.resolve())}
     files = shard_files(source, _present_folders(source))
     with building(target, new_marker, overwrite) as staging:
         written = [_write_file([path], staging / path.relative_to(source), convert_table)
