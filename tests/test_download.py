@@ -324,3 +324,18 @@ def test_the_builder_downloads_then_serves_its_cache_without_preparing_again(ser
     assert loads[0]["train"].num_rows == loads[1]["train"].num_rows > 0
     assert len(list((tmp_path / "ultrachat_prepared").iterdir())) == 1  # prepared once
     assert (tmp_path / "ultrachat_release" / LOCK_NAME).is_file()
+
+
+def test_download_offline_with_the_default_source_checks_files_against_the_lock(server, tmp_path,
+                                                                                 release_bytes):
+    download("world", tmp_path, options(server))  # locked
+    checked = run_cli("download", "world", "--dest", str(tmp_path), "--offline", "--quiet")
+    assert checked.returncode == 0, checked.stderr
+    assert "sha256 checked" in checked.stdout and "not checked" not in checked.stdout
+    changed = bytearray(release_bytes[WORLD])
+    changed[10] = ord("X") if changed[10] != ord("X") else ord("Y")  # same size, other bytes
+    (tmp_path / WORLD).write_bytes(bytes(changed))
+    for flags in (("--offline",), ()):  # `download` checks what it finds, online too
+        refused = run_cli("download", "world", "--dest", str(tmp_path), "--quiet", *flags)
+        assert refused.returncode == 2
+        assert f"{WORLD}: sha256 differs from {LOCK_NAME}" in refused.stderr

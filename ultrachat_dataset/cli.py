@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -77,7 +78,8 @@ def _say_replaced(replaced: str | None) -> None:
 
 def cmd_download(args: argparse.Namespace) -> None:
     args.dest = args.dest or default_release_dir()
-    print(download(args.config, args.dest, _download_options(args)).summary(args.dest))
+    options = replace(_download_options(args), check_present=True)
+    print(download(args.config, args.dest, options).summary(args.dest))
 
 
 def _download_options(args: argparse.Namespace) -> DownloadOptions:

@@ -26,7 +26,7 @@ import os
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import DownloadError, NoNetworkError, SourceError
@@ -55,6 +55,9 @@ class DownloadOptions:
     total_timeout: float = 6 * 3600.0  # seconds for one file, every attempt included
     workers: int = 4  # files fetched at once
     progress: bool = True
+    # `auto` with the files already there: check them against the lock (`ultrachat download`
+    # does; prepare and the builder read them as they are). Offline always checks.
+    check_present: bool = False
     tsinghua_endpoint: str = field(
         default_factory=lambda: os.environ.get("ULTRACHAT_TSINGHUA_ENDPOINT", TSINGHUA_ENDPOINT))
 
@@ -104,9 +107,13 @@ def download(config: str, dest: str | Path, options: DownloadOptions | None = No
         return _local_download(config, dest)
     if options.source == "auto" and not options.mirror:
         try:  # copies already in the folder win: nothing to fetch
-            return _local_download(config, dest)
+            present = _local_download(config, dest)
         except SourceError:
-            pass
+            present = None
+        if present is not None and not (options.offline or options.check_present):
+            return present
+        if present is not None:  # checked against the lock below, with no request
+            options = replace(options, offline=True)
     origins = ["tsinghua", "hub"] if options.source == "auto" else [options.source]
     if options.source == "auto" and config != "all":
         origins = ["tsinghua"]  # the Hub copy has no sectors
