@@ -60,10 +60,49 @@ def test_user_errors_are_one_line_and_exit_2(args, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("command", [(), ("synth",), ("demo",)])
-def test_every_command_has_help(command):
-    result = ultrachat(*command, "--help")
-    assert result.returncode == 0 and "usage: ultrachat" in result.stdout
+COMMANDS = ("synth", "demo", "prepare", "download", "convert", "stats", "generate", "explore", "push")
+
+
+@pytest.mark.parametrize("command", [(), *((name,) for name in COMMANDS)])
+def test_every_command_has_help_and_it_imports_no_heavy_library(command):
+    code = ("import sys\nfrom ultrachat_dataset.cli import main\ntry:\n    main([*sys.argv[1:], '--help'])\n"
+            "except SystemExit:\n    pass\nprint('heavy:', sorted({'polars', 'pyarrow', 'numba', 'datasets', "
+            "'ftfy', 'langdetect', 'transformers', 'openai'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0 and "usage: ultrachat" in result.stdout, result.stderr
+    assert "heavy: []" in result.stdout
+
+
+def test_every_option_says_what_it_does_and_folders_have_one_name():
+    from ultrachat_dataset.cli import build_parser
+    parser = build_parser()
+    for name, command in parser.commands.items():
+        for action in command._actions:
+            if action.help != "==SUPPRESS==" and action.dest != "help":
+                assert action.help, f"ultrachat {name} {action.option_strings or action.dest}: no help"
+        options = {option for action in command._actions for option in action.option_strings}
+        assert not options & {"--dest", "--folder"} or name in ("download", "push")  # old names: aliases
+        if name in ("demo", "prepare", "download"):
+            assert "--data-dir" in options
+    help_text = ultrachat("prepare", "--help").stdout
+    assert "fewer exchanges than N" in help_text and "(default: 2000)" in help_text
+
+
+def test_a_misspelled_option_is_named_by_its_command_with_a_guess():
+    result = ultrachat("prepare", "writing", "--out", "x", "--data_dir", "release")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("ultrachat prepare: error: unrecognized arguments: --data_dir "
+                                    "(did you mean --data-dir?)")
+    assert "see ultrachat prepare --help" in result.stderr
+
+
+def test_a_file_name_for_a_converted_folder_is_refused(tmp_path):
+    out = tmp_path / "prepared"
+    assert ultrachat("demo", "--quiet", "--out", str(out)).returncode == 0
+    result = ultrachat("convert", str(out), str(tmp_path / "x.csv"), "--to", "sharegpt", "--quiet")
+    assert result.returncode == 2 and "x.csv: a file is written as .parquet or .jsonl" in result.stderr
+    assert not (tmp_path / "x.csv").exists()
 
 
 def test_demo_into_a_users_folder_is_refused_then_replaced_with_overwrite(tmp_path):
@@ -90,7 +129,8 @@ def test_demo_never_replaces_a_dataset_prepare_wrote_and_prepare_says_what_it_re
     again = ultrachat("prepare", "all", "--data-dir", str(sample_dir()), "--out", str(out), "--quiet")
     assert again.returncode == 0, again.stderr
     kept = json.loads((out / "report.json").read_text())["kept"]
-    assert f"replacing {out} (config 'all', {kept:,} dialogues written by `ultrachat prepare`)" in again.stderr
+    said = f"replacing {out} (config 'all', {kept:,} dialogues written by `ultrachat prepare`)"
+    assert said in again.stderr
 
 
 def test_demo_replaces_its_own_output_and_says_so(tmp_path):
@@ -160,8 +200,9 @@ def test_the_load_lines_printed_and_in_the_readme_never_ask_the_hub_nor_serve_a_
 
 @pytest.mark.parametrize("hub", ["down", "answers 404", "offline"])
 def test_a_tokenizer_that_cannot_be_had_is_one_line(tmp_path, counting_hub, hub):
-    from conftest import needs
     import os
+
+    from conftest import needs
     needs("transformers")
     endpoint, asked = counting_hub
     closed = socket_port_closed()

@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import needs
 
+from conftest import needs
 
 # 103 rows (a prime: no world size divides it) in 3 files of uneven row groups, at sys.argv[1].
 WRITE_FILES = r'''

@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import HOW_TO_GET, needs
 from explore_folder import PLANTED_BAD_LINE, PLANTED_CODE, PLANTED_IMAGE, PLANTED_SCRIPT, prepared_folder
 
+from conftest import HOW_TO_GET, needs
 from ultrachat_dataset.explore import Explorer, ExplorerServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import needs
 from ultrachat_dataset.errors import ConfigError
 from ultrachat_dataset.formats import convert, for_map
 from ultrachat_dataset.training.template import TEMPLATE_COLUMNS

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import needs
 
+from conftest import needs
 from ultrachat_dataset.insight.stats import compute, load_dialogues, mtld, stats_of, topic_diversity, words
 from ultrachat_dataset.release.synth import EXCHANGES, synthesize
 
@@ -27,7 +27,8 @@ TEXTS = [
 @pytest.mark.parametrize("text", TEXTS)
 def test_mtld_equals_the_lexicalrichness_reference(text):
     tokens = words(text)
-    reference = needs("lexicalrichness").LexicalRichness(tokens, preprocessor=None, tokenizer=None).mtld(threshold=0.72)
+    richness = needs("lexicalrichness").LexicalRichness
+    reference = richness(tokens, preprocessor=None, tokenizer=None).mtld(threshold=0.72)
     assert mtld(tokens) == pytest.approx(reference, rel=1e-9)
 
 

@@ -4,8 +4,8 @@ tokenizer trained here), pieces that say what they hold, and text that is what t
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import needs
 
+from conftest import needs
 from ultrachat_dataset.training.synth_tokenizer import train_chat_tokenizer
 from ultrachat_dataset.training.template import is_marked, render_batch, render_dialogues
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import needs
 from test_template import CHATML
 
+from conftest import needs
 from ultrachat_dataset.prepare.pipeline import prepare
 from ultrachat_dataset.release.sources import local_inputs, sample_dir
 from ultrachat_dataset.training.convert import convert_path

@@ -20,12 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import ConfigError
+from .names import FORMATS  # noqa: F401  (re-exported)
 from .turns import TurnLayout
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES_TYPE = pa.list_(MESSAGE_TYPE)
 SHAREGPT_TYPE = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
-FORMATS = ("messages", "sharegpt", "raw")
 _SHAREGPT_ROLES = {"user": "human", "assistant": "gpt", "system": "system"}
 
 

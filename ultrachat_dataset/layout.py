@@ -10,9 +10,8 @@ import pyarrow as pa
 
 from .errors import ConfigError
 from .formats import MESSAGES_TYPE
+from .names import CONFIGS, SECTORS  # noqa: F401  (re-exported)
 
-SECTORS = ("world", "writing", "assistance")
-CONFIGS = ("all", *SECTORS)
 CONFIG_DESCRIPTIONS = {
     "all": "every sector (and the Hub copy's unlabelled rows, if that was the source)",
     "world": "Questions about the World",

@@ -27,11 +27,11 @@ import pyarrow.parquet as pq
 
 from ..formats import data_to_messages
 from ..layout import PREPARED_SCHEMA, SPLITS, UNLABELLED
+from ..names import TEST_FRACTION  # noqa: F401  (re-exported)
 from ..turns import rows_where
 
 SHARD_BYTES = 500 << 20
 ROW_GROUP_BYTES = 100 << 20
-TEST_FRACTION = 0.01
 
 
 def is_test(rows: pa.Table, test_fraction: float = TEST_FRACTION) -> np.ndarray:

@@ -23,12 +23,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from ..formats import MESSAGES_TYPE as MESSAGES
 from ..hashing import mix64, stable_hashes
 from ..layout import shard_files
+from ..progress import progress_bar
 from ..stages.normalize import whitespace_tokens
 from ..turns import TurnLayout, one_array
 
@@ -80,14 +80,14 @@ def is_prepared_folder(path: str | Path) -> bool:
 
 
 def stats_of(path: str | Path, config: str = "all", sample: int = 2000, seed: int = 0,
-             tokenizer=None) -> list[SectorStats]:
+             tokenizer=None, progress: bool = False) -> list[SectorStats]:
     """Stats of anything `load_dialogues` reads; a prepared folder is streamed."""
     if is_prepared_folder(path):
-        return compute_folder(path, config, sample, seed, tokenizer)
-    return compute(load_dialogues(path, config), sample, seed, tokenizer)
+        return compute_folder(path, config, sample, seed, tokenizer, progress)
+    return compute(load_dialogues(path, config, progress), sample, seed, tokenizer)
 
 
-def load_dialogues(path: str | Path, config: str = "all") -> pa.Table:
+def load_dialogues(path: str | Path, config: str = "all", progress: bool = False) -> pa.Table:
     """`sector` and `messages` of every dialogue in a prepared folder, a release folder or a file."""
     from ..formats import convert
     path = Path(path)
@@ -100,7 +100,7 @@ def load_dialogues(path: str | Path, config: str = "all") -> pa.Table:
         from ..release.sources import local_inputs
         from ..stages.validate import read_validated
         blocks = [block.rows.select(["sector", "data"])
-                  for block in read_validated(local_inputs(config, path), Report(), progress=False)]
+                  for block in read_validated(local_inputs(config, path), Report(), progress=progress)]
         table = pa.concat_tables(blocks)
     elif path.suffix == ".parquet":
         table = pq.read_table(path)
@@ -294,7 +294,7 @@ def compute_folder(folder: str | Path, config: str = "all", sample: int = 2000, 
         files = shard_files(folder, [sector])
         rows += sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         sources[sector] = _messages_of_files(files)
-    with tqdm(total=rows, unit="dialogues", desc="statistics", disable=not progress) as bar:
+    with progress_bar(progress, total=rows, unit=" dialogues", desc="statistics") as bar:
         return _summarise(sources, sample, seed, tokenizer, bar.update)
 
 
@@ -392,15 +392,17 @@ def format_table(rows: list[tuple[str, SectorStats]], include_paper: bool = True
     return "\n".join(lines)
 
 
-def stats_text(paths: list, config: str, sample: int, seed: int, tokenizer_name: str | None) -> str:
+def stats_text(paths: list, config: str, sample: int, seed: int, tokenizer_name: str | None,
+               progress: bool = False) -> str:
     """The Table 4 measures of each path (a release folder, a prepared folder or a file) as text,
     with a note on how they were measured. `tokenizer_name`: count tokens with it (a folder or a
     Hub name; the `chat` extra), else whitespace."""
     from ..tokenizer import load_tokenizer
     tokenizer = load_tokenizer(tokenizer_name) if tokenizer_name else None
     rows = [(str(path), sector_stats) for path in paths
-            for sector_stats in stats_of(path, config, sample, seed, tokenizer)]
+            for sector_stats in stats_of(path, config, sample, seed, tokenizer, progress)]
     return (f"{format_table(rows)}\n\ntokens: {tokenizer_name or 'whitespace'}, lengths averaged over "
-            f"{TOKEN_SAMPLE_FACTOR * sample} sampled dialogues (counts exact); MTLD over {sample} "
-            f"sampled utterances; topic diversity: TF-IDF (hashed uni+bigrams) over {sample} sampled "
+            f"up to {TOKEN_SAMPLE_FACTOR * sample:,} sampled dialogues a row (all, where fewer; counts "
+            f"exact); MTLD over up to {sample:,} sampled utterances; topic diversity: TF-IDF (hashed "
+            f"uni+bigrams) over up to {sample:,} sampled "
             "dialogues; coherence (ChatGPT-rated) not computable offline")

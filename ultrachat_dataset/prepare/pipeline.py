@@ -25,6 +25,7 @@ from ..dataset.write import TEST_FRACTION, DatasetWriter, Part, is_test, prepare
 from ..insight.stats import STATS_SAMPLE, StatsCollector
 from ..layout import SECTORS, UNLABELLED, check_config
 from ..offload import helper_processes
+from ..progress import progress_bar
 from ..rejects import RejectWriter, Report, rejects_from_rows
 from ..release.read import LineBlock
 from ..release.sources import InputFile
@@ -32,7 +33,7 @@ from ..stages.clean import CleanOptions, clean
 from ..stages.decontaminate import BenchmarkFilter, load_prompts
 from ..stages.dedup import Deduplicator, DedupOptions, KeyPart, compute_keys
 from ..stages.langid import filter_languages
-from ..stages.validate import Block, ReadAccounts, parse_and_validate, raw_blocks
+from ..stages.validate import Block, ReadAccounts, input_bytes, parse_and_validate, raw_blocks
 from ..turns import one_array, set_data
 
 
@@ -115,17 +116,30 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
                 report.add_rejects(dropped)
                 rejects.write(dropped)
 
-        with helper_processes(workers), ThreadPoolExecutor(workers, thread_name_prefix="stages") as pool:
-            running: deque[Future] = deque()  # in submission order: taken back in release order
+        # The bar moves as blocks are decided and written, not as they are read (reading runs
+        # ahead), by the bytes on disk that were read up to each block.
+        read = _ByteCount()
+        with helper_processes(workers), ThreadPoolExecutor(workers, thread_name_prefix="stages") as pool, \
+                progress_bar(progress, total=input_bytes(inputs), unit="B", unit_scale=True,
+                             desc="preparing") as bar:
+
+            def take_back_and_count(future: Future, read_up_to: int) -> None:
+                take_back(future.result())
+                totals = report.totals()
+                bar.update(read_up_to - bar.n)
+                bar.set_postfix_str(f"{totals.kept:,} dialogues kept, {sum(totals.rejected.values()):,} "
+                                    "lines rejected", refresh=False)
+
+            running: deque[tuple[Future, int]] = deque()  # submission order: taken back in release order
             try:
-                for raw in raw_blocks(inputs, progress=progress):
-                    running.append(pool.submit(_per_row_stages, raw, options, benchmark))
+                for raw in raw_blocks(inputs, on_progress=read.add):
+                    running.append((pool.submit(_per_row_stages, raw, options, benchmark), read.total))
                     while len(running) > workers:  # bounded, so memory stays flat
-                        take_back(running.popleft().result())
+                        take_back_and_count(*running.popleft())
                 while running:
-                    take_back(running.popleft().result())
+                    take_back_and_count(*running.popleft())
             finally:
-                for future in running:  # an error or Ctrl-C: blocks not started are dropped
+                for future, _ in running:  # an error or Ctrl-C: blocks not started are dropped
                     future.cancel()
         # The last row groups are compressed and written (no GIL) while the card's statistics
         # are measured and its module (which imports `datasets`, ~1.5 s) is loaded.
@@ -139,6 +153,13 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
     report.write(out / "report.json")
     card.write_card(out, report, progress=progress, statistics=statistics)
     return report
+
+
+class _ByteCount:
+    total = 0
+
+    def add(self, count: int) -> None:
+        self.total += count
 
 
 def _card_module():

@@ -31,12 +31,12 @@ from pathlib import Path
 
 from ..errors import DownloadError, NoNetworkError, SourceError
 from ..layout import check_config
+from ..names import SOURCES  # noqa: F401  (re-exported)
 from .file_shape import HEAD_BYTES, holds_a_dialogue, read_head, shape_problem
 from .sources import HUB_REPO, InputFile, ReleaseFile, local_inputs, release_files
 from .transfer import discard_part, http_fetch
 
 LOCK_NAME = "ultrachat.lock.json"
-SOURCES = ("auto", "tsinghua", "hub", "local")
 TSINGHUA_ENDPOINT = "https://cloud.tsinghua.edu.cn"
 _CHUNK = 1 << 20
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..names import DEFECTS, FILE_DEFECTS  # noqa: F401  (re-exported)
 from . import _synth_text as text
 from .sources import HUB_FILES, TSINGHUA_FILES
 
@@ -36,16 +37,6 @@ EXCHANGES = {
 USER_SENTENCES_MEAN = 3.0  # ~14 words a sentence: ~45 words a user turn (plus openers)
 ASSISTANT_SENTENCES_MEAN = 28.0  # ~400 words: together ~300 LLaMA tokens an utterance
 
-# Defects a line can carry. Reader and validation defects first, then content defects that the
-# cleaning stages catch. `extra_field` and `numeric_id` are harmless: the row must be kept.
-DEFECTS = (
-    "invalid_json", "blank_line", "invalid_utf8", "lone_surrogate", "json_too_deep",
-    "not_an_object", "data_not_list", "turn_not_string", "numeric_id", "extra_field",
-    "missing_id", "odd_turns", "empty_turn", "no_exchange",
-    "duplicate", "near_duplicate", "mojibake", "non_english", "casing", "self_disclaimer",
-    "polite_closing", "benchmark_prompt",
-)
-FILE_DEFECTS = ("bom", "crlf", "truncated_last_line")
 
 
 @dataclass

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError
+from ..names import DEFAULT_FILTERS, FILTERS  # noqa: F401  (re-exported)
 from ..offload import map_texts
 from ..rejects import rejects_from_rows
 from ..turns import (
@@ -38,14 +39,6 @@ from ..turns import (
     string_buffers,
 )
 from .textlibs import FTFY_CONFIG, fix_turn_text  # noqa: F401  (FTFY_CONFIG: the repair's settings)
-
-FILTERS = {
-    "self_disclaimer": "reject dialogues whose assistant says 'As an AI language model' or "
-                       "'I do not have emotions / personal experiences / opinions' (as ultrachat_200k)",
-    "polite_closing": "trim closing 'Thank you' / 'You're welcome' exchanges from the end",
-    "casing": "capitalise sentence starts after . ! ? ('Hello. how are you?'), never in code or URLs",
-}
-DEFAULT_FILTERS = tuple(FILTERS)
 
 _B = r"(?-u:\b)"  # an ASCII word boundary
 _DISCLAIMER = (rf"(?i){_B}as an ai{_B}|{_B}as an? (?:ai )?language model{_B}|{_B}i (?:do not|don't|"

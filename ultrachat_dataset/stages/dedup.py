@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from ..hashing import mix64
+from ..names import DEDUP_MODES, DEFAULT_DEDUP, NEAR_CHARS  # noqa: F401  (re-exported)
 from ..turns import TurnLayout, one_array, opening_text, string_buffers
 from .normalize import (
     KEEP_BYTE,
@@ -38,12 +39,6 @@ from .normalize import (
     regex_normalized,
 )
 
-DEDUP_MODES = {
-    "exact": "drop dialogues equal to an earlier one after normalisation (case, space, punctuation)",
-    "near": "drop dialogues whose opening ~2000 characters nearly equal an earlier one (MinHash LSH)",
-    "opener": "drop dialogues whose first user turn equals an earlier one's (normalised)",
-}
-DEFAULT_DEDUP = ("exact", "near")
 _REASON_CODES = (None, "exact_duplicate", "near_duplicate", "duplicate_opener")
 _U64 = np.uint64
 _MIX = _U64(0x9E3779B97F4A7C15)
@@ -55,7 +50,7 @@ _FNV_PRIME = _U64(0x100000001B3)
 @dataclass
 class DedupOptions:
     modes: tuple[str, ...] = DEFAULT_DEDUP
-    near_chars: int = 2000
+    near_chars: int = NEAR_CHARS
     shingle_words: int = 5
     bands: int = 14
     rows_per_band: int = 8

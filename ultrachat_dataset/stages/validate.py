@@ -10,21 +10,20 @@ Odd-length `data` (a dangling user turn with no answer) follows `odd_turns`:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from tqdm.auto import tqdm
 
 from ..errors import ConfigError
+from ..names import ODD_TURN_POLICIES  # noqa: F401  (re-exported)
+from ..progress import progress_bar
 from ..rejects import Report, rejects_from_rows
 from ..release.read import LineBlock, ReadBatch, ReleaseCheck, line_blocks
 from ..release.sources import InputFile
 from ..turns import TurnLayout, flags, is_blank, rows_where, set_data
-
-ODD_TURN_POLICIES = ("trim", "reject")
 
 
 @dataclass
@@ -101,13 +100,22 @@ class Block:
     raw: LineBlock
 
 
-def raw_blocks(inputs: list[InputFile], *, progress: bool = True) -> Iterator[LineBlock]:
-    """Every input's blocks of whole lines, unparsed (cheap: the caller may parse elsewhere)."""
-    total = sum(item.path.stat().st_size for item in inputs)
-    with tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress) as bar:
+def input_bytes(inputs: list[InputFile]) -> int:
+    """The bytes `raw_blocks` reports through `on_progress` in all (on disk: gzip compressed)."""
+    return sum(item.path.stat().st_size for item in inputs)
+
+
+def raw_blocks(inputs: list[InputFile], *, progress: bool = True,
+               on_progress: Callable[[int], None] | None = None) -> Iterator[LineBlock]:
+    """Every input's blocks of whole lines, unparsed (cheap: the caller may parse elsewhere).
+    `on_progress` gets the bytes read from disk as they are read (else a "reading" bar)."""
+    if on_progress is not None:
         for item in inputs:
             yield from line_blocks(item.path, sector=item.sector, source=item.source,
-                                   on_progress=bar.update)
+                                   on_progress=on_progress)
+        return
+    with progress_bar(progress, total=input_bytes(inputs), unit="B", unit_scale=True, desc="reading") as bar:
+        yield from raw_blocks(inputs, on_progress=bar.update)
 
 
 def parse_and_validate(raw: LineBlock, odd_turns: str = "trim") -> Block:

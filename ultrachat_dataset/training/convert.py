@@ -31,25 +31,48 @@ from ..dataset.folder import building, read_marker
 from ..errors import ConfigError
 from ..formats import convert
 from ..layout import SPLITS, folder_configs, shard_files
+from ..progress import progress_bar
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 FILE_SUFFIXES = (*JSONL_SUFFIXES, ".parquet")
 LLAMA_FACTORY_INFO = "dataset_info.json"
+# Names that are files to anyone: refused as a target (converting into them made a folder).
+OTHER_FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".arrow", ".feather", ".gz", ".zst", ".xlsx", ".pq")
 
 
 def convert_path(source: str | Path, target: str | Path, to: str, system: str | None = None,
                  tokenizer=None, max_tokens: int | None = None, config: str | None = None,
-                 split: str = "train", overwrite: bool = False) -> list[Path]:
+                 split: str = "train", overwrite: bool = False, progress: bool = False) -> list[Path]:
     """Convert a file, or a prepared folder (into a folder, or one config's split into a file);
-    returns the files written."""
+    returns the files written. `progress`: a bar over the dialogues converted."""
     source, target = Path(source), Path(target)
-    convert_table = _converter(to, system, tokenizer, max_tokens)
+    with progress_bar(progress, total=_rows(source), unit=" dialogues", desc=f"converting to {to}") as bar:
+        convert_one = _converter(to, system, tokenizer, max_tokens)
+
+        def convert_table(table: pa.Table) -> pa.Table:
+            converted = convert_one(table)
+            bar.update(table.num_rows)
+            return converted
+        return _convert_path(source, target, to, convert_table, config, split, overwrite)
+
+
+def _rows(source: Path) -> int | None:
+    """Dialogues in a parquet file or a whole prepared folder (a bar's total; None: unknown)."""
+    files = sorted(source.glob("data/*/*.parquet")) if source.is_dir() else [source]
+    if not files or any(path.suffix != ".parquet" for path in files):
+        return None
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+
+
+def _convert_path(source: Path, target: Path, to: str, convert_table, config: str | None, split: str,
+                  overwrite: bool) -> list[Path]:
     if source.is_dir():
         configs = folder_configs(source)
         if not configs:
             raise ConfigError(f"{source} is not a prepared folder (no data/<sector>/ shards): give a "
                               "folder written by `ultrachat prepare`, or a .parquet/.jsonl file")
-        if target.suffix in FILE_SUFFIXES:
+        if target.suffix in FILE_SUFFIXES or target.suffix.lower() in OTHER_FILE_SUFFIXES:
+            _check_file_suffix(target)
             config = config or (read_marker(source) or {}).get("config") or next(iter(configs))
             if config not in configs:
                 raise ConfigError(f"{source} has no config {config!r}: choose from {', '.join(configs)}")
@@ -62,6 +85,12 @@ def convert_path(source: str | Path, target: str | Path, to: str, system: str | 
     if target.suffix not in FILE_SUFFIXES:
         raise ConfigError(f"{target}: name the output .parquet or .jsonl (a file is converted to a file)")
     return [_write_file([source], target, convert_table)]
+
+
+def _check_file_suffix(target: Path) -> None:
+    if target.suffix not in FILE_SUFFIXES:
+        raise ConfigError(f"{target}: a file is written as .parquet or .jsonl (or .json); a folder "
+                          "is a path without such a suffix")
 
 
 def _converter(to: str, system: str | None, tokenizer, max_tokens: int | None):
