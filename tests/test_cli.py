@@ -223,3 +223,41 @@ def socket_port_closed() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def in_a_terminal(*args) -> str:
+    """What `ultrachat ARGS` shows on a terminal (a pseudo-terminal of 120 columns)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its stdout and stderr are the terminal
+        os.execv(sys.executable, [sys.executable, "-m", "ultrachat_dataset.cli", *args])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.waitpid(pid, 0)
+    return shown.decode("utf-8", "replace")
+
+
+def test_prepare_shows_one_bar_that_is_full_only_when_every_dialogue_is_written(tmp_path):
+    shown = in_a_terminal("prepare", "all", "--data-dir", str(sample_dir()), "--out", str(tmp_path / "out"))
+    kept = json.loads((tmp_path / "out" / "report.json").read_text())["kept"]
+    states = [state for state in shown.replace("\r", "\n").splitlines() if state.startswith("preparing")]
+    assert states and "reading" not in shown
+    full = [state for state in states if "100%" in state]
+    assert full and f"{kept:,} dialogues kept" in full[0]  # not full while blocks are still on the way
+    quiet = in_a_terminal("prepare", "all", "--data-dir", str(sample_dir()), "--out", str(tmp_path / "q"),
+                          "--quiet")
+    assert "preparing" not in quiet and "%|" not in quiet
+    logged = ultrachat("prepare", "all", "--data-dir", str(sample_dir()), "--out", str(tmp_path / "log"))
+    assert "%|" not in logged.stderr  # not a terminal: no bar in the log

@@ -126,9 +126,9 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
             def take_back_and_count(future: Future, read_up_to: int) -> None:
                 take_back(future.result())
                 totals = report.totals()
-                bar.update(read_up_to - bar.n)
                 bar.set_postfix_str(f"{totals.kept:,} dialogues kept, {sum(totals.rejected.values()):,} "
                                     "lines rejected", refresh=False)
+                bar.update(read_up_to - bar.n)
 
             running: deque[tuple[Future, int]] = deque()  # submission order: taken back in release order
             try:

@@ -125,8 +125,11 @@ def download(config: str, dest: str | Path, options: DownloadOptions | None = No
         except NoNetworkError:
             raise  # another host will not resolve either
         except DownloadError as error:
-            failures.append(f"{origin}: {error}")
-    raise DownloadError("; then ".join(failures))
+            failures.append((origin, error))
+    if len(failures) == 1:  # one origin tried (a mirror is one): its error as it is
+        raise failures[0][1]
+    label = "mirror, {} file names".format if options.mirror else str
+    raise DownloadError("; then ".join(f"{label(origin)}: {error}" for origin, error in failures))
 
 
 def _local_download(config: str, dest: Path) -> Download:
@@ -239,7 +242,7 @@ def _hub_reported(release: ReleaseFile) -> tuple[str | None, int | None]:
         meta = get_hf_file_metadata(hf_hub_url(HUB_REPO, release.name, repo_type="dataset"))
     except Exception as error:  # huggingface_hub raises many kinds; all mean "cannot ask"
         raise DownloadError(f"{HUB_REPO}/{release.name}: cannot get its metadata from the Hub "
-                            f"({type(error).__name__}: {error})") from None
+                            f"({type(error).__name__}: {_first_line(error)}){NO_NETWORK_HINT}") from None
     etag = meta.etag if meta.etag and len(meta.etag) == 64 else None  # git blobs have sha1 etags
     return etag, meta.size
 
@@ -251,8 +254,17 @@ def _hub_fetch(release: ReleaseFile, part: Path, options: DownloadOptions) -> No
         fetched = hf_hub_download(HUB_REPO, release.name, repo_type="dataset", force_download=True,
                                   local_dir=part.parent / ".hub-download")
     except Exception as error:  # huggingface_hub raises many kinds; all mean "not fetched"
-        raise DownloadError(f"{HUB_REPO}/{release.name}: {type(error).__name__}: {error}") from None
+        raise DownloadError(f"{HUB_REPO}/{release.name}: {type(error).__name__}: {_first_line(error)}"
+                            f"{NO_NETWORK_HINT}") from None
     shutil.move(fetched, part)
+
+
+NO_NETWORK_HINT = ("; no network? With the files already downloaded use --offline (or "
+                   "HF_HUB_OFFLINE=1)")
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
 
 
 def _sha256(path: Path) -> str:

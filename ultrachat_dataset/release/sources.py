@@ -76,8 +76,8 @@ def find_local(data_dir: str | Path, config: str) -> list[LocalFile]:
     check_config(config)
     directory = Path(data_dir)
     if not directory.is_dir():
-        raise SourceError(f"data directory {directory} does not exist: pass --data-dir DIR "
-                          "holding the release files under their release names")
+        raise SourceError(f"data directory {directory} does not exist: pass --data-dir DIR (Python: "
+                          "data_dir=DIR) holding the release files under their release names")
     for origin in ("tsinghua", "hub"):
         if origin == "hub" and config != "all":
             break
