@@ -261,3 +261,13 @@ def test_prepare_shows_one_bar_that_is_full_only_when_every_dialogue_is_written(
     assert "preparing" not in quiet and "%|" not in quiet
     logged = ultrachat("prepare", "all", "--data-dir", str(sample_dir()), "--out", str(tmp_path / "log"))
     assert "%|" not in logged.stderr  # not a terminal: no bar in the log
+
+
+def test_a_command_whose_extra_is_missing_says_which_extra(tmp_path):
+    code = ("import sys\nsys.modules['matplotlib'] = None  # as where the plot extra is not installed\n"
+            "from ultrachat_dataset.cli import main\nsys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", code, "stats", str(sample_dir()), "--quiet", "--sample",
+                             "50", "--plot", str(tmp_path)], capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "needs matplotlib: install the `plot` extra (uv run --extra plot ultrachat stats" in result.stderr
