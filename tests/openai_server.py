@@ -4,8 +4,13 @@ Replies are a function of the request body alone (model, messages, seed), so a r
 does not depend on timing or order. It misbehaves on purpose:
 - by request number (`every`): 429 with Retry-After, 500, a cut connection, a reply slower than
   the client's timeout; the client retries these with the same body, so they change nothing;
-- by the body's hash (`content_every`): malformed JSON, empty content, a refusal; the library
-  asks again with the next seed, so the outcome is still a function of the requests.
+- by the body's hash (`content_every`): malformed JSON, empty content, a refusal (also in
+  typographic and other wordings), a reply cut at the token limit, a reply that starts with its
+  role; the library asks again with the next seed, so the outcome is still a function of the
+  requests;
+- as a whole: a wrong API key (401), a model it does not serve (404), replies without token
+  usage, and a connection cut for every request from number `fail_from` on (a server gone down);
+- `trickle`: headers at once, then a byte of the body every half second.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ _WORD_TEXT = ("river garden signal market theory engine harbor lantern meadow ci
               "mirror nectar oasis pillar quiver ribbon saddle tundra umbra vessel willow yonder zenith")
 WORDS = _WORD_TEXT.split(" ")
 REFUSAL = "I'm sorry, but as an AI language model I cannot help with that."
+OTHER_REFUSALS = {"refusal_curly": "I\u2019m sorry, but I can\u2019t help with that.",
+                  "unable": "I'm unable to help with that request."}
 HANZI = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可也你"
 
 
@@ -36,9 +43,12 @@ class _Listener(ThreadingHTTPServer):
 
 class FakeOpenAI:
     def __init__(self, latency: float = 0.0, every: dict | None = None,
-                 content_every: dict | None = None, retry_after: float = 0.2, slow: float = 2.0):
+                 content_every: dict | None = None, retry_after: float = 0.2, slow: float = 2.0,
+                 api_key: str | None = None, models: set | None = None, usage: bool = True,
+                 fail_from: int | None = None):
         self.latency, self.every, self.content_every = latency, every or {}, content_every or {}
         self.retry_after, self.slow = retry_after, slow
+        self.api_key, self.models, self.usage, self.fail_from = api_key, models, usage, fail_from
         self.log: list[dict] = []  # every request: time, body digest, what was done
         self._count = 0
         self._lock = threading.Lock()
@@ -88,6 +98,13 @@ class FakeOpenAI:
                          "body": body.decode("utf-8", "replace")})
         if handler.path.rstrip("/") != "/v1/chat/completions":
             return self._send(handler, 404, {"error": {"message": "not found"}})
+        if self.api_key and handler.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._send(handler, 401, {"error": {"message": "Incorrect API key provided"}})
+        request = json.loads(body)
+        if self.models is not None and request["model"] not in self.models:
+            return self._send(handler, 404, {"error": {"message": f"model {request['model']} not found"}})
+        if self.fail_from is not None and number >= self.fail_from:
+            action = "cut"
         if action == "cut":
             handler.close_connection = True
             handler.connection.shutdown(2)
@@ -98,18 +115,40 @@ class FakeOpenAI:
         if action == "server_error":
             return self._send(handler, 500, {"error": {"message": "boom"}})
         time.sleep(self.slow if action == "slow" else self.latency)
-        request = json.loads(body)
         content = (REFUSAL if action == "refusal" else "" if action == "empty"
-                   else reply_for(request, digest))
+                   else OTHER_REFUSALS.get(action) or reply_for(request, digest))
+        if action == "role_prefix":
+            content = "Assistant: " + content
+        if action == "cut_off":  # the token limit struck mid-word
+            content = content[:len(content) // 2].rstrip() + "ma"
         completion = {"id": "chatcmpl-" + digest[:12], "object": "chat.completion", "created": 0,
                       "model": request["model"],
-                      "choices": [{"index": 0, "finish_reason": "stop",
-                                   "message": {"role": "assistant", "content": content}}],
-                      "usage": {"prompt_tokens": len(body) // 4, "completion_tokens": len(content) // 4,
-                                "total_tokens": len(body) // 4 + len(content) // 4}}
+                      "choices": [{"index": 0, "finish_reason": "length" if action == "cut_off" else "stop",
+                                   "message": {"role": "assistant", "content": content}}]}
+        if self.usage:
+            completion["usage"] = {"prompt_tokens": len(body) // 4, "completion_tokens": len(content) // 4,
+                                   "total_tokens": len(body) // 4 + len(content) // 4}
         if action == "malformed":
             return self._send_raw(handler, 200, b'{"id": "chatcmpl-x", "choices": [{"mess')
+        if action == "trickle":
+            return self._trickle(handler, json.dumps(completion).encode())
         return self._send(handler, 200, completion)
+
+    @staticmethod
+    def _trickle(handler, data: bytes) -> None:
+        """The whole answer, a byte every half second (each byte restarts a read timeout)."""
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.flush()
+            for byte in data:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(0.5)
+        except OSError:  # the client gave up
+            pass
 
     def _send(self, handler, status: int, payload: dict, headers: dict | None = None) -> None:
         self._send_raw(handler, status, json.dumps(payload).encode(), headers)

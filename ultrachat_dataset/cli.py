@@ -160,7 +160,7 @@ def cmd_push(args: argparse.Namespace) -> None:
         print(f"  {name}")
 
 
-def cmd_generate(args: argparse.Namespace) -> None:
+def cmd_generate(args: argparse.Namespace) -> int:
     from .generate import GenerateOptions, generate
 
     index, _, count = args.shard.partition("/")
@@ -176,17 +176,44 @@ def cmd_generate(args: argparse.Namespace) -> None:
         price_prompt=args.price_prompt, price_completion=args.price_completion, until=args.until)
     summary = generate(options, progress=not args.quiet)
     usage = summary["this_run"]
+    unknown = usage["requests_without_usage"]
+    tokens = (f"{usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} completion tokens"
+              + (f" counted, {unknown} of the replies carried no token counts (usage unknown)"
+                 if unknown else ""))
     print(f"{summary['dialogues']} {args.sector} dialogues in {args.out} (dropped: "
-          f"{summary['dropped'] or 'none'}); this run: {usage['requests']} requests, "
-          f"{usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} completion tokens, "
+          f"{summary['dropped'] or 'none'}); this run: {usage['requests']} requests, {tokens}, "
           f"asked again: {usage['retried'] or 'none'}")
     cost = summary["cost"]
     if cost["this_run"] is not None:
         print(f"cost at the prices given: {cost['this_run']:.4f} this run, "
               f"{cost['per_dialogue']:.6f} a dialogue")
-    if args.until == "dialogues":
-        print(f"prepare it: ultrachat prepare {args.sector} --data-dir {args.out} --out PREPARED"
-              + (f" --languages {summary['language_code']}" if args.language != "en" else ""))
+    elif unknown and (args.price_prompt is not None or args.price_completion is not None):
+        print("cost: unknown (replies without token counts)")
+    if args.until == "openers":
+        if summary["openers"] < args.dialogues:
+            print(f"ultrachat generate: error: {summary['openers']} of {args.dialogues} openers made "
+                  f"(requests given up: {summary['opener_requests_given_up'] or 'none'}); a rerun asks "
+                  "again for what failed", file=sys.stderr)
+            return 1
+        return 0
+    print(f"prepare it: ultrachat prepare {args.sector} --data-dir {args.out} --out PREPARED"
+          + (f" --languages {summary['language_code']}" if args.language != "en" else ""))
+    if summary["dialogues"] < summary["asked"]:
+        print(f"ultrachat generate: error: {summary['dialogues']} of {summary['asked']} dialogues made: "
+              f"{_shortfall(summary)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _shortfall(summary: dict) -> str:
+    """Why a generate run made fewer dialogues than asked."""
+    reasons = []
+    if summary["openers"] < summary["options"]["dialogues"]:
+        reasons.append(f"only {summary['openers']} openers could be made (opener requests given up: "
+                       f"{summary['opener_requests_given_up'] or 'none'}; a rerun asks them again)")
+    if summary["dropped"]:
+        reasons.append(f"dropped for their replies: {summary['dropped']}")
+    return "; ".join(reasons) or "see the summary in OUT/work"
 
 
 def cmd_explore(args: argparse.Namespace) -> None:
@@ -452,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         command = parser.commands[args.command]
         command.error(_unknown_options(command, extras))
     try:
-        args.run(args)
+        code = args.run(args)
     except UltraChatError as error:
         print(f"ultrachat {args.command}: error: {error}", file=sys.stderr)
         return 2
@@ -466,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ultrachat: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ fixed order (the same on every run and every shard; with a seeded endpoint, the 
 - assistance: passage -> instructions, joined to the passage by a template.
 
 Every request's answer is kept in the run's store under a key naming what was asked, so a rerun
-asks nothing twice. A request given up after its retries counts as an empty answer.
+asks nothing twice. A request given up (its replies refused, empty or malformed every time) is
+not an answer: it counts as no items for this run and is asked again by the next one.
 """
 
 from __future__ import annotations
@@ -55,16 +56,15 @@ async def finish_opener(run, item: dict) -> dict:
 
 
 async def _items(run, key: str, prompt: str, most: int) -> list[str]:
-    """One list request, from the store if it was asked before."""
+    """One list request, from the store if it was asked before; a failed one is not stored."""
     done = run.requests.get(key)
     if done is None:
         try:
             reply = await run.ask(run.options.model, [{"role": "user", "content": prompt}], key)
-            items = lines_of(reply, most)
         except GivenUp as given_up:
-            items = []
             run.note_failed(key, given_up)
-        done = {"key": key, "items": items}
+            return []
+        done = {"key": key, "items": lines_of(reply, most)}
         run.requests.add(done)
     return done["items"]
 
@@ -78,7 +78,7 @@ async def _world(run, needed: int) -> list[dict]:
         _items(run, f"subtopics|{topic}", prompts.render("subtopics", meta_topic=topic,
                                                           count=options.subtopics_per_topic),
                options.subtopics_per_topic) for topic in topics))
-    entities = _lines_of_file(options.entities) if options.entities else []
+    entities = read_entities(options.entities) if options.entities else []
     pool: list[dict] = []
     for depth in range(MAX_ROUNDS):
         asks = [(topic, found[depth]) for topic, found in zip(topics, subtopics) if depth < len(found)]
@@ -148,10 +148,7 @@ def _batch_note(batch: int) -> str:
 
 async def _assistance(run, needed: int) -> list[dict]:
     options, prompts = run.options, run.prompts
-    if not options.passages:
-        raise ConfigError("the assistance sector needs --passages FILE: texts to build requests on "
-                          "(one a line, or JSON Lines with a \"text\" field)")
-    passages = _lines_of_file(options.passages, field="text")
+    passages = read_passages(options.passages)
     count = options.instructions_per_passage
     pool: list[dict] = []
     step = max(options.concurrency, 1)
@@ -172,21 +169,47 @@ async def _assistance(run, needed: int) -> list[dict]:
     return pool
 
 
-def _lines_of_file(path: str | Path, field: str | None = None) -> list[str]:
-    """Non-blank lines of a text file, or the `field` of each line of a JSON Lines file."""
+def read_passages(path: str | Path | None) -> list[str]:
+    """The assistance sector's texts: one a line, or JSON Lines of {"text": ...} (by content,
+    whatever the name: the release names its JSON Lines `.json`)."""
+    if not path:
+        raise ConfigError("the assistance sector needs --passages FILE: texts to build requests on "
+                          "(one a line, or JSON Lines with a \"text\" field)")
+    lines = _text_lines(path)
+    first = lines[0][1]
+    if not (first.startswith("{") or Path(path).suffix == ".jsonl"):
+        return [line for _, line in lines]
+    passages = []
+    for number, line in lines:
+        try:
+            text = json.loads(line)["text"]
+        except (ValueError, KeyError, TypeError):
+            text = None
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"{path} line {number}: the file is JSON Lines (its first line is a "
+                              "JSON object), but this line is not an object with a non-empty \"text\"")
+        passages.append(text)
+    return passages
+
+
+def read_entities(path: str | Path) -> list[str]:
+    """The world sector's named entities, one a line."""
+    return [line for _, line in _text_lines(path)]
+
+
+def _text_lines(path: str | Path) -> list[tuple[int, str]]:
+    """(line number, stripped text) of the non-blank lines of a UTF-8 file; one clear error if
+    there is no such file, it is not UTF-8, or it has no line with text."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path} does not exist")
-    items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        if field and path.suffix == ".jsonl":
-            try:
-                items.append(str(json.loads(line)[field]))
-            except (ValueError, KeyError, TypeError):
-                raise ConfigError(f"{path} line {number}: not a JSON object with a {field!r} "
-                                  "field") from None
-        else:
-            items.append(line.strip())
-    return items
+        raise ConfigError(f"{path} does not exist (or is not a file)")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[:error.start].count(b"\n") + 1
+        raise ConfigError(f"{path} line {line}: not UTF-8 text (byte {error.object[error.start]:#04x}): "
+                          "save it as UTF-8") from None
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise ConfigError(f"{path} has no line with text in it")
+    return lines

@@ -18,13 +18,14 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import ConfigError
-from .client import ChatClient, GivenUp
-from .openers import build_openers, chance, finish_opener
+from ..progress import progress_bar
+from .client import ChatClient, EndpointError, GivenUp
+from .openers import build_openers, chance, finish_opener, read_entities, read_passages
 from .prompts import Prompts
 from .seeds import LANGUAGES, PERSONAS, ROUNDS
 from .store import JsonlStore
@@ -69,14 +70,43 @@ class GenerateOptions:
     until: str = "dialogues"  # "openers": stop after the openers (run them once, share OUT/work)
 
     def __post_init__(self):
+        """Every option is checked here, before any request: one clear error each."""
         if self.sector not in ROUNDS:
             raise ConfigError(f"unknown sector {self.sector!r}: choose from {', '.join(ROUNDS)}")
+        parts = urlsplit(str(self.endpoint))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"--endpoint {self.endpoint!r} is not an http(s) URL: give the server's "
+                              "base URL, e.g. http://localhost:8000/v1")
         index, count = self.shard
         if not 0 <= index < count:
             raise ConfigError(f"--shard {index}/{count}: give i/n with 0 <= i < n")
-        if self.concurrency < 1 or self.dialogues < 0:
-            raise ConfigError("--concurrency must be at least 1 and --dialogues not negative")
+        for name, value, least in (("--dialogues", self.dialogues, 1), ("--concurrency", self.concurrency, 1),
+                                   ("--max-retries", self.max_retries, 0)):
+            if value < least:
+                raise ConfigError(f"{name} {value}: give a whole number of at least {least}")
+        for name, value in (("--timeout", self.timeout), ("--max-tokens", self.max_tokens)):
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name} {value}: give a number above 0")
+        if not 0 <= self.temperature <= 2:
+            raise ConfigError(f"--temperature {self.temperature}: give a number from 0 to 2")
+        prices = (("--price-prompt", self.price_prompt), ("--price-completion", self.price_completion))
+        for name, value in prices:
+            if value is not None and value < 0:
+                raise ConfigError(f"{name} {value}: a price is not negative")
         self.out = Path(self.out)
+        if self.out.exists() and not self.out.is_dir():
+            raise ConfigError(f"--out {self.out} is a file: give a folder (new, or one a run wrote)")
+        if self.prompts is not None and not Path(self.prompts).is_dir():
+            raise ConfigError(f"--prompts {self.prompts} is not a folder")
+        if self.sector == "assistance" or self.passages:
+            read_passages(self.passages)  # readable, UTF-8, with at least one text
+        if self.entities:
+            read_entities(self.entities)
+
+    def asked(self) -> int:
+        """Dialogues this run (this shard) is asked to make."""
+        index, count = self.shard
+        return len(range(index, self.dialogues, count))
 
 
 class Run:
@@ -123,6 +153,7 @@ def generate(options: GenerateOptions, progress: bool = True) -> dict:
 
 async def _generate(options: GenerateOptions, progress: bool) -> dict:
     run = Run(options)
+    openers, mine = [], []
     try:
         openers = await build_openers(run, options.dialogues)
         if options.until == "openers":
@@ -133,8 +164,8 @@ async def _generate(options: GenerateOptions, progress: bool) -> dict:
         # Longest dialogues first: the run does not end waiting on a few long ones started last.
         todo = sorted((number for number in mine if str(number) not in run.finished),
                       key=lambda number: -_plan(options, number)[0])
-        with tqdm(total=len(mine), initial=len(mine) - len(todo), unit="dialogues",
-                  desc=f"generating {options.sector}", disable=not progress) as bar:
+        with progress_bar(progress, total=len(mine), initial=len(mine) - len(todo), unit=" dialogues",
+                          desc=f"generating {options.sector}") as bar:
             queue: asyncio.Queue = asyncio.Queue()
             for number in todo:
                 queue.put_nowait(number)
@@ -148,10 +179,26 @@ async def _generate(options: GenerateOptions, progress: bool) -> dict:
             await asyncio.gather(*(worker() for _ in range(min(options.concurrency, len(todo)) or 1)))
         _write_release_files(run, mine)
         return _summary(run, openers, mine)
+    except EndpointError as error:  # what finished is kept (work/ and the release files)
+        if mine:
+            _write_release_files(run, mine)
+        made = len(_kept(run, mine))
+        raise EndpointError(f"{error}; {made} of {options.asked()} dialogues made, kept in {run.work}: "
+                            "a rerun continues from there") from None
     finally:
+        await _stop_the_others()
         await run.client.close()
         run.requests.close()
         run.finished.close()
+
+
+async def _stop_the_others() -> None:
+    """Cancel the requests still in flight (a run that stops, or ends, leaves none behind to
+    use a closed client or store)."""
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 async def _dialogue(run: Run, number: int, opener: dict) -> dict:
@@ -210,10 +257,7 @@ def _write_release_files(run: Run, mine: list[int]) -> None:
     options = run.options
     name = f"{GENERATED_PREFIX}{options.sector}{_shard_suffix(options.shard)}"
     rows, metas = [], []
-    for number in mine:
-        record = run.finished.get(str(number))
-        if record is None or "dropped" in record:
-            continue
+    for record in _kept(run, mine):
         rows.append({"id": record["id"], "data": record["data"]})
         metas.append({"id": record["id"], "sector": options.sector, **record["meta"],
                       "usage": record["usage"]})
@@ -225,9 +269,18 @@ def _write_release_files(run: Run, mine: list[int]) -> None:
         os.replace(partial, final)
 
 
+def _kept(run: Run, mine: list[int]) -> list[dict]:
+    """The finished, not dropped, dialogues of this shard, in order."""
+    records = (run.finished.get(str(number)) for number in mine)
+    return [record for record in records if record is not None and "dropped" not in record]
+
+
 def _cost(tokens, options: GenerateOptions) -> float | None:
-    """Money the tokens cost at the prices given (per million tokens), or None without prices."""
+    """Money the tokens cost at the prices given (per million tokens); None without prices, or
+    when a reply carried no token counts (the cost is then unknown, not what was counted)."""
     if options.price_prompt is None and options.price_completion is None:
+        return None
+    if tokens.get("requests_without_usage"):
         return None
     return (tokens.get("prompt_tokens", 0) * (options.price_prompt or 0)
             + tokens.get("completion_tokens", 0) * (options.price_completion or 0)) / 1e6
@@ -235,14 +288,15 @@ def _cost(tokens, options: GenerateOptions) -> float | None:
 
 def _summary(run: Run, openers: list[dict], mine: list[int]) -> dict:
     records = [run.finished.get(str(number)) for number in mine]
-    kept = [r for r in records if r and "dropped" not in r]
+    kept = _kept(run, mine)
     dropped = Counter(r["dropped"] for r in records if r and "dropped" in r)
     tokens = Counter()
     for record in kept:
         tokens.update(record["usage"])
     spent = _cost(tokens, run.options)
     summary = {
-        "sector": run.options.sector, "openers": len(openers), "dialogues": len(kept),
+        "sector": run.options.sector, "asked": run.options.asked(), "openers": len(openers),
+        "dialogues": len(kept),
         "dropped": dict(dropped), "opener_requests_given_up": dict(run.failed),
         "this_run": run.client.usage.as_dict(),
         "per_dialogue": {key: value / max(len(kept), 1) for key, value in tokens.items()},
