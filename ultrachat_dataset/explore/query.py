@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
-from ..layout import SPLITS
+from ..layout import PREPARED_SCHEMA, SPLITS
 from ..release.sources import ALL_FILES, GENERATED_PATTERN
 
 STATUSES = ("all", "kept", "rejected")
@@ -57,24 +57,46 @@ class RowQuery:
             raise ConfigError(f"page must be >= 0 and page_size 1..{MOST_PAGE_SIZE}")
 
 
+# The columns the explorer reads, by kind of file: a file without them is not the folder's.
+KEPT_COLUMNS = ("source", "line", "id", "sector", "prompt", "messages", "num_exchanges", "language")
+REJECT_COLUMNS = ("source", "line", "id", "stage", "reason", "detail", "raw")
+
+
+class FolderError(ConfigError):
+    """A file of the folder cannot be read as what `prepare` writes (one line naming it)."""
+
+
 class Explorer:
-    """Read-only views of one prepared folder (`OUT`, as `ultrachat prepare` writes it)."""
+    """Read-only views of one prepared folder (`OUT`, as `ultrachat prepare` writes it). Every
+    file is checked at start (a broken or foreign one is one error naming it); a folder changed
+    while it is served is said so by the answer that meets the change."""
 
     def __init__(self, out_dir: str | Path):
         self.out = Path(out_dir).resolve()
-        report = self.out / "report.json"
-        if not report.is_file():
-            raise ConfigError(f"{self.out} has no report.json: give a folder written by "
-                              "`ultrachat prepare` (its OUT)")
-        try:
-            self.report = json.loads(report.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise ConfigError(f"{report} is not a prepare report ({error}): prepare the folder "
-                              "again") from error
+        self.report = _read_report(self.out)
+        if not (self.out / "data").is_dir():
+            raise FolderError(f"{self.out} has no data/ folder: give a folder written by "
+                              "`ultrachat prepare` (its OUT), or prepare it again")
         self.kept_files = sorted((self.out / "data").glob("*/*.parquet"))
         self.reject_files = sorted((self.out / "rejects").glob("*.parquet"))
+        for path in self.kept_files:
+            _check_parquet(path, KEPT_COLUMNS)
+        for path in self.reject_files:
+            _check_parquet(path, REJECT_COLUMNS)
         self._sector_of_source = self._sectors_of_sources()
         self._reject_sizes = self._sizes_of_rejects()
+        self.started = {path: path.stat().st_mtime_ns for path in (*self.kept_files, *self.reject_files)}
+
+    def changed_files(self) -> list[str]:
+        """Files read at start that are gone or rewritten since (a re-prepared folder)."""
+        changed = []
+        for path, mtime in self.started.items():
+            try:
+                if path.stat().st_mtime_ns != mtime:
+                    changed.append(str(path.relative_to(self.out)))
+            except OSError:
+                changed.append(str(path.relative_to(self.out)))
+        return changed
 
     # ---- overview -------------------------------------------------------------------------
 
@@ -94,7 +116,24 @@ class Explorer:
                 "kept": self.report.get("kept", 0), "rejected": self.report.get("rejected", {}),
                 "repaired": self.report.get("repaired", {}), "files": self.report.get("files", {}),
                 "options": self.report.get("options", {}), "by_sector": by_folder,
-                "rejects_by_stage": rejects, "exchanges": exchanges, "card": self._card_statistics()}
+                "rejects_by_stage": rejects, "exchanges": exchanges, "card": self._card_statistics(),
+                "warnings": self._disagreements(by_folder, rejects)}
+
+    def _disagreements(self, by_folder: dict, rejects: list[dict]) -> list[str]:
+        """Where report.json and the files disagree (a folder changed after `prepare`)."""
+        in_shards = sum(sum(splits.values()) for splits in by_folder.values())
+        in_rejects = sum(entry["rows"] for entry in rejects)
+        said_kept = self.report.get("kept", 0)
+        said_rejected = sum(self.report.get("rejected", {}).values())
+        warnings = []
+        if in_shards != said_kept:
+            warnings.append(f"report.json says {said_kept:,} dialogues kept, but the shards in data/ "
+                            f"hold {in_shards:,} rows: the folder was changed after `prepare`; "
+                            "prepare it again")
+        if in_rejects != said_rejected:
+            warnings.append(f"report.json says {said_rejected:,} lines rejected, but rejects/ holds "
+                            f"{in_rejects:,}: the folder was changed after `prepare`; prepare it again")
+        return warnings
 
     def _card_statistics(self) -> str:
         """The card's statistics section, as text (the page shows it verbatim)."""
@@ -135,7 +174,9 @@ class Explorer:
     def _kept(self) -> pl.LazyFrame:
         frames = [pl.scan_parquet(path).with_columns(pl.lit(path.name.split("-", 1)[0]).alias("split"))
                   for path in self.kept_files]
-        kept = pl.concat(frames, how="vertical_relaxed") if frames else pl.LazyFrame()
+        kept = (pl.concat(frames, how="vertical_relaxed") if frames else
+                pl.LazyFrame(schema=pl.from_arrow(PREPARED_SCHEMA.empty_table()).schema).with_columns(
+                    pl.lit(None, pl.String).alias("split")))
         return kept.rename({"num_exchanges": "exchanges"}).with_columns(
             pl.lit("kept").alias("status"), pl.lit(None, pl.String).alias("stage"),
             pl.lit(None, pl.String).alias("reason"))
@@ -241,6 +282,39 @@ class Explorer:
         return known
 
 
+def _read_report(out: Path) -> dict:
+    report = out / "report.json"
+    if not report.is_file():
+        raise FolderError(f"{out} has no report.json: give a folder written by `ultrachat prepare` "
+                          "(its OUT)")
+    try:
+        loaded = json.loads(report.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise FolderError(f"{report} is not a prepare report ({error}): prepare the folder again") from None
+    counts = isinstance(loaded, dict) and all(isinstance(loaded.get(key), int) for key in ("lines", "kept"))
+    if not counts or not isinstance(loaded.get("rejected", {}), dict):
+        raise FolderError(f"{report} is not a prepare report (an object with lines, kept and rejected "
+                          "counts): prepare the folder again")
+    return loaded
+
+
+def _check_parquet(path: Path, columns: tuple[str, ...]) -> None:
+    """One clear error for a shard or rejects file that is not what `prepare` wrote."""
+    try:
+        names = pq.ParquetFile(path).schema_arrow.names
+    except Exception as error:  # pyarrow raises ArrowInvalid, OSError, ... for broken files
+        raise FolderError(f"{path} is not a readable parquet file ({_first_line(error)}): the folder is "
+                          "damaged; prepare it again") from None
+    missing = [name for name in columns if name not in names]
+    if missing:
+        raise FolderError(f"{path} is not a file `prepare` wrote (no {', '.join(missing)} column): move "
+                          "it out of the folder, or prepare it again")
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def _row_at(rows: pl.LazyFrame, source: str, line: int) -> dict | None:
     found = rows.filter((pl.col("source") == source) & (pl.col("line") == line)).collect()
     return found.row(0, named=True) if found.height else None
@@ -269,7 +343,7 @@ def _turns_of_raw(raw: str | None) -> list[dict] | None:
     """The turns of a rejected line, where it is a release dialogue (user, then assistant)."""
     try:
         data = json.loads(raw or "").get("data")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: a json_too_deep line
         return None
     if not isinstance(data, list):
         return None

@@ -49,6 +49,7 @@ async function showOverview() {
   const most = Math.max(1, ...data.exchanges.map(e => e.rows));
   const mostRejects = Math.max(1, ...data.rejects_by_stage.map(r => r.rows));
   view().replaceChildren(
+    (data.warnings || []).map(warning => el("p", {class: "warning"}, warning)),
     el("section", {class: "cards"},
       el("div", {class: "card", id: "count-lines"}, el("span", {class: "big"}, link(number(data.lines), {status: "all"})), "lines read"),
       el("div", {class: "card", id: "count-kept"}, el("span", {class: "big"}, link(number(data.kept), {status: "kept"})), "dialogues kept"),
