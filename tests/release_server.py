@@ -32,7 +32,8 @@ class Fault:
     body: bytes | None = None  # answer 200 with this body instead (an HTML page, nothing, ...)
     content_type: str = "application/octet-stream"
     trickle: float | None = None  # seconds between single bytes (a host that nearly hangs)
-    redirect: str | None = None  # answer 302 to this Location
+    redirect: str | None = None  # answer 302 to this Location...
+    redirects: int | None = None  # ...this many times (None: always)
     no_validator: bool = False  # send no ETag (then nothing can be resumed across runs)
 
 
@@ -82,7 +83,9 @@ class ReleaseServer:
                 time.sleep(fault.delay)
                 if fault.status:
                     return self.empty(fault.status)
-                if fault.redirect:
+                if fault.redirect and (fault.redirects is None or fault.redirects > 0):
+                    if fault.redirects is not None:
+                        fault.redirects -= 1
                     self.send_response(302)
                     self.send_header("Location", fault.redirect)
                     self.send_header("Content-Length", "0")

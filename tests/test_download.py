@@ -339,3 +339,14 @@ def test_download_offline_with_the_default_source_checks_files_against_the_lock(
         refused = run_cli("download", "world", "--dest", str(tmp_path), "--quiet", *flags)
         assert refused.returncode == 2
         assert f"{WORLD}: sha256 differs from {LOCK_NAME}" in refused.stderr
+
+
+def test_a_redirect_loop_is_called_a_loop_and_a_relative_location_followed(server, tmp_path, release_bytes):
+    server.faults[WORLD] = Fault(redirect=f"/seafhttp/files/0123-abcd/{WORLD}")  # to itself
+    with pytest.raises(DownloadError, match=f"{WORLD}: .*a redirect loop") as raised:
+        download("world", tmp_path, options(server))
+    assert "not http" not in str(raised.value)
+    assert_nothing_saved(tmp_path)
+    server.faults[WORLD] = Fault(redirect=f"/mirror/{WORLD}", redirects=1)  # relative, once
+    download("world", tmp_path, options(server))
+    assert (tmp_path / WORLD).read_bytes() == release_bytes[WORLD]

@@ -2,6 +2,8 @@
 
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ultrachat_dataset.errors import ConfigError
 from ultrachat_dataset.release.read import ROW_SCHEMA
@@ -26,6 +28,8 @@ def rows(*items):
     ("1", ["q", "a", "\t", "b"], "empty_turn"),
     ("1", ["q", "\u200b\u200d\u2060"], "empty_turn"),  # zero-width space, joiner, word joiner
     ("1", ["\ufeff \u00ad\u3164", "a"], "empty_turn"),  # BOM, soft hyphen, Hangul filler
+    # zero-width characters mixed with U+180E, a no-break space, an ideographic space, newlines
+    ("1", ["q", "\u200b\u180e\u00a0\u3000\n\u200d\n"], "empty_turn"),
 ])
 def test_each_rule_rejects_with_its_reason(row_id, data, reason):
     result = validate(rows(("ok", ["q", "a"]), (row_id, data)))
@@ -82,3 +86,16 @@ def test_every_reject_says_what_exactly_failed():
     result = validate(rows((None, ["q", "a"]), ("1", ["q", None]), ("2", ["q"]), ("3", ["q", "a", "x", " "])))
     assert result.rejects.column("detail").to_pylist() == [
         "id is absent or null", "turn 1 is null", "1 turn", "turn 3 is empty or invisible"]
+
+
+# Characters that show nothing on their own: white space of every kind, format characters, fillers.
+INVISIBLE = ("\t\n\r \u00a0\u1680\u2000\u2007\u200a\u2028\u2029\u202f\u205f\u3000"
+             "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u2066\u2069\u115f\u1160\u3164\uffa0")
+
+
+@given(st.text(alphabet=INVISIBLE, min_size=1, max_size=12),
+       st.text(alphabet="abcxyz日本éß0", min_size=1, max_size=3))
+def test_a_turn_of_invisible_characters_in_any_mix_is_empty_and_one_visible_letter_keeps_it(blank, seen):
+    result = validate(rows(("1", ["q", blank]), ("2", ["q", blank + seen + blank])))
+    assert result.rejects.column("reason").to_pylist() == ["empty_turn"]
+    assert result.rows.column("id").to_pylist() == ["2"]

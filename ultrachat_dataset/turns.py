@@ -106,7 +106,7 @@ def set_data(rows: pa.Table, data: pa.Array) -> pa.Table:
 
 # White space and the characters that show nothing: format characters (zero-width space and
 # joiners, word joiner, BOM, soft hyphen, bidi marks, ...) and the Hangul fillers.
-_INVISIBLE_ONLY = r"^[\s\p{Cf}\x{115F}\x{1160}\x{3164}\x{FFA0}]*$"
+_INVISIBLE_ONLY = r"^[\s\p{Z}\p{Cf}\x{115F}\x{1160}\x{3164}\x{FFA0}]*$"
 
 
 def is_blank(turns: pa.Array) -> np.ndarray:

@@ -98,9 +98,14 @@ def http_fetch(url: str, part: Path, options: TransferSettings, name: str, posit
             except urllib.error.HTTPError as error:
                 if error.code == 416 and have:  # asked for bytes past the end: it is complete
                     return
-                if 300 <= error.code < 400:  # a redirect urllib would not follow (not http(s))
-                    raise DownloadError(f"{name}: {url}: redirected to {error.headers.get('Location')}, "
-                                        "which is not http(s): refused") from None
+                target = _redirect_target(error)
+                if target is not None and not target.lower().startswith(("https://", "http://")):
+                    raise DownloadError(f"{name}: {url}: redirected to {target}, which is not "
+                                        "http(s): refused") from None
+                if target is not None:  # an http(s) redirect urllib stopped: a loop, or more than 10
+                    raise DownloadError(f"{name}: {url}: a redirect loop (the host sent it round in "
+                                        f"circles, last to {error.headers.get('Location')}): the link is "
+                                        "broken on the host's side; try --mirror or --source hub") from None
                 where = f" at {error.url}" if error.url and error.url != url else ""
                 if error.code in _PERMANENT_HTTP:
                     raise DownloadError(f"{name}: {url}: HTTP {error.code} {error.reason}{where}") from None
@@ -189,8 +194,18 @@ def _resumable(part: Path, url: str) -> str | None:
     return state.get("validator") if part.exists() else None
 
 
+def _redirect_target(error: urllib.error.HTTPError) -> str | None:
+    """Where a redirect that urllib did not follow pointed (resolved against the request), or
+    None if the error is no redirect."""
+    if not 300 <= error.code < 400:
+        return None
+    location = error.headers.get("Location") or error.headers.get("URI") or ""
+    return urllib.parse.urljoin(error.url or "", location)
+
+
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows http(s) redirects only (Python < 3.12 would follow ftp:// too)."""
+    """Follows http(s) redirects only (Python < 3.12 would follow ftp:// too). `newurl` is
+    already resolved against the request: a relative Location is followed, as HTTP allows."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         if not newurl.lower().startswith(("https://", "http://")):
