@@ -3,7 +3,8 @@
 Replies are a function of the request body alone (model, messages, seed), so a run's output
 does not depend on timing or order. It misbehaves on purpose:
 - by request number (`every`): 429 with Retry-After, 500, a cut connection, a reply slower than
-  the client's timeout; the client retries these with the same body, so they change nothing;
+  the client's timeout (the client retries these with the same body, so they change nothing),
+  or a 400 that rejects the request itself (`bad_request`);
 - by the body's hash (`content_every`): malformed JSON, empty content, a refusal (also in
   typographic and other wordings), a reply cut at the token limit, a reply that starts with its
   role; the library asks again with the next seed, so the outcome is still a function of the
@@ -112,6 +113,8 @@ class FakeOpenAI:
         if action == "rate_limit":
             return self._send(handler, 429, {"error": {"message": "slow down"}},
                               {"Retry-After": str(self.retry_after)})
+        if action == "bad_request":  # what a server says of a parameter it does not take
+            return self._send(handler, 400, {"error": {"message": "unsupported parameter: seed"}})
         if action == "server_error":
             return self._send(handler, 500, {"error": {"message": "boom"}})
         time.sleep(self.slow if action == "slow" else self.latency)

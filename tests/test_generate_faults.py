@@ -171,3 +171,13 @@ def test_a_server_that_sends_no_usage_gives_unknown_usage_and_cost(tmp_path):
     summary = json.loads((tmp_path / "work" / "world" / "summary.json").read_text())
     assert summary["this_run"]["requests_without_usage"] == summary["this_run"]["requests"] > 0
     assert summary["cost"]["this_run"] is None and summary["cost"]["per_dialogue"] is None
+
+
+def test_requests_the_server_rejects_are_counted_and_what_it_said_is_shown(tmp_path):
+    with FakeOpenAI(every={"bad_request": 1}) as server:
+        result = generate(server.url, tmp_path, dialogues=2)
+    assert result.returncode == 1
+    line = one_line(result)
+    assert "0 of 2 dialogues made" in line and "request_rejected" in line
+    assert "unsupported parameter: seed" in line  # what the server said
+    assert stored(tmp_path) == ([], [])

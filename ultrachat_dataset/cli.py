@@ -212,7 +212,10 @@ def _shortfall(summary: dict) -> str:
         reasons.append(f"only {summary['openers']} openers could be made (opener requests given up: "
                        f"{summary['opener_requests_given_up'] or 'none'}; a rerun asks them again)")
     if summary["dropped"]:
-        reasons.append(f"dropped for their replies: {summary['dropped']}")
+        reasons.append(f"dialogues dropped: {summary['dropped']}")
+    if summary["dropped_examples"]:
+        reasons.append("for example " + "; ".join(f"{reason}: {detail[:160]!r}"
+                                                  for reason, detail in summary["dropped_examples"].items()))
     return "; ".join(reasons) or "see the summary in OUT/work"
 
 

@@ -121,6 +121,7 @@ class Run:
         self.requests = JsonlStore(self.work / "requests.jsonl")
         self.finished = JsonlStore(self.work / f"dialogues{_shard_suffix(options.shard)}.jsonl")
         self.failed: Counter = Counter()
+        self.failed_examples: dict[str, str] = {}  # one detail a reason
         self._slots = asyncio.Semaphore(options.concurrency)
 
     async def ask(self, model: str, messages: list[dict], key, check=None,
@@ -135,6 +136,7 @@ class Run:
 
     def note_failed(self, key, given_up: GivenUp) -> None:
         self.failed[given_up.reason] += 1
+        self.failed_examples.setdefault(given_up.reason, given_up.detail)
 
 
 def _request_seed(seed: int, key) -> int:
@@ -290,6 +292,10 @@ def _summary(run: Run, openers: list[dict], mine: list[int]) -> dict:
     records = [run.finished.get(str(number)) for number in mine]
     kept = _kept(run, mine)
     dropped = Counter(r["dropped"] for r in records if r and "dropped" in r)
+    examples = dict(run.failed_examples)  # one detail a reason: what the server or the reply said
+    for record in records:
+        if record and "dropped" in record:
+            examples.setdefault(record["dropped"], record.get("detail", ""))
     tokens = Counter()
     for record in kept:
         tokens.update(record["usage"])
@@ -297,7 +303,8 @@ def _summary(run: Run, openers: list[dict], mine: list[int]) -> dict:
     summary = {
         "sector": run.options.sector, "asked": run.options.asked(), "openers": len(openers),
         "dialogues": len(kept),
-        "dropped": dict(dropped), "opener_requests_given_up": dict(run.failed),
+        "dropped": dict(dropped), "dropped_examples": examples,
+        "opener_requests_given_up": dict(run.failed),
         "this_run": run.client.usage.as_dict(),
         "per_dialogue": {key: value / max(len(kept), 1) for key, value in tokens.items()},
         "cost": {"this_run": _cost(run.client.usage.as_dict(), run.options),
