@@ -1,0 +1,36 @@
+"""The README's table of stages and reason codes, and its list of repairs, are the registry's
+(`reasons.py`): a code added, renamed or dropped in one and not the other fails here."""
+
+import re
+from pathlib import Path
+
+from ultrachat_dataset import reasons
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+REGISTRY = {"read": reasons.READ_REASONS, "validate": reasons.VALIDATE_REASONS,
+            "clean": reasons.CLEAN_REASONS, "langid": {"lang_<code>": ""},
+            "decontaminate": reasons.DECONTAMINATE_REASONS, "dedup": reasons.DEDUP_REASONS}
+
+
+def readme_table() -> dict[str, set[str]]:
+    """stage -> the codes its rows of the README's reason table name."""
+    text = README.read_text()
+    table = text[text.index("### The stages and their reason codes"):]
+    table = table[:table.index("\n\n", table.index("| stage |"))]
+    codes: dict[str, set[str]] = {}
+    for row in table.splitlines():
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in REGISTRY:
+            codes.setdefault(cells[0], set()).update(re.findall(r"`([^`]+)`", cells[1]))
+    return codes
+
+
+def test_the_readme_reason_table_is_the_registry():
+    assert readme_table() == {stage: set(codes) for stage, codes in REGISTRY.items()}
+
+
+def test_the_readme_repairs_are_the_registry():
+    text = README.read_text()
+    listed = text[text.index("Repairs (the row is kept"):]
+    listed = listed[:listed.index("\n\n")]
+    assert set(re.findall(r"`([a-z]+_[a-z_]+)`", listed)) == set(reasons.REPAIR_KINDS)
