@@ -9,8 +9,8 @@ from huggingface_hub import HfApi
 from ..errors import ConfigError
 from .folder import MARKER, read_marker
 
-# Files of the folder that are not the dataset: the spool of an interrupted run.
-PUSH_IGNORE = [".spool/**", "**/.*.partial"]
+# Files of the folder that are not the dataset: a shard still being written.
+PUSH_IGNORE = ["**/.*.partial"]
 
 
 def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
@@ -22,8 +22,7 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revi
         raise ConfigError(f"{folder} is not a prepared dataset folder (no {MARKER} and README.md): "
                           "run `ultrachat prepare ... --out FOLDER` first")
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                   if p.is_file() and not any(p.match(pattern) for pattern in PUSH_IGNORE)
-                   and ".spool" not in p.parts)
+                   if p.is_file() and not any(p.match(pattern) for pattern in PUSH_IGNORE))
     if dry_run:
         return files
     api = HfApi(token=token)

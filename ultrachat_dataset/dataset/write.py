@@ -146,12 +146,11 @@ def prepared_table(rows: pa.Table) -> pa.Table:
 class ShardWriter:
     """Writes tables in order into numbered shards; `close()` names them `-of-` the final count."""
 
-    def __init__(self, directory: str | Path, split: str = "train", *, spool: bool = False,
+    def __init__(self, directory: str | Path, split: str = "train", *,
                  shard_bytes: int = SHARD_BYTES, row_group_bytes: int = ROW_GROUP_BYTES):
-        """`spool=True`: a temporary file of whatever rows come (fast lz4, no page index)."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.split, self.spool = split, spool
+        self.split = split
         self.shard_bytes, self.row_group_bytes = shard_bytes, row_group_bytes
         self.paths: list[Path] = []
         self.rows = 0
@@ -200,11 +199,8 @@ class ShardWriter:
             self._writer.close()
         path = self.directory / f".{self.split}-{len(self.paths):05d}.parquet.partial"
         self.paths.append(path)
-        if self.spool:
-            self._writer = pq.ParquetWriter(path, schema, compression="lz4")
-        else:
-            self._writer = pq.ParquetWriter(path, schema, compression="zstd", write_page_index=True,
-                                            use_content_defined_chunking=True)
+        self._writer = pq.ParquetWriter(path, schema, compression="zstd", write_page_index=True,
+                                        use_content_defined_chunking=True)
         self._shard_size = 0
 
     def close(self) -> list[Path]:

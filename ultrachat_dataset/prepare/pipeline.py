@@ -53,8 +53,9 @@ class PrepareOptions:
 def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
             options: PrepareOptions | None = None, progress: bool = True,
             workers: int | None = None, overwrite: bool = False, written_by: str = "prepare") -> Report:
-    """Run every stage over `inputs`; write `OUT/data/<config>/train-*.parquet`,
-    `OUT/rejects/<config>.parquet` and `OUT/report.json`. Returns the report.
+    """Run every stage over `inputs`; write `OUT/data/<sector>/<split>-*.parquet` (the sector
+    folder `unlabelled` for the Hub copy), `OUT/rejects/<config>.parquet`, `OUT/report.json` and
+    the card `OUT/README.md`. Returns the report.
 
     OUT is built aside and swapped in whole when complete (`folder.building`): an interrupted
     run leaves the previous OUT untouched. A non-empty OUT that `prepare` did not write, or that
