@@ -49,23 +49,10 @@ def shard_files(out_dir: str | Path, folders: list[str], splits: tuple[str, ...]
 
 
 def dataset_features():
-    """The prepared row as `datasets.Features` (imported here: `datasets` is slow to import)."""
+    """The prepared row as `datasets.Features`, derived from the Arrow schema (`datasets` 3.x
+    spells the list of messages as a one-item list, >= 4 as `List`; imported here: it is slow)."""
     import datasets
-    message = {"role": datasets.Value("string"), "content": datasets.Value("string")}
-    # datasets >= 4 has `List`; 3.x spells a list of structs as a one-item Python list.
-    messages = datasets.List(message) if hasattr(datasets, "List") else [message]
-    return datasets.Features({
-        "key": datasets.Value("string"),
-        "id": datasets.Value("string"),
-        "sector": datasets.Value("string"),
-        "source": datasets.Value("string"),
-        "line": datasets.Value("int64"),
-        "prompt": datasets.Value("string"),
-        "prompt_id": datasets.Value("string"),
-        "messages": messages,
-        "num_exchanges": datasets.Value("int32"),
-        "language": datasets.Value("string"),
-    })
+    return datasets.Features.from_arrow_schema(PREPARED_SCHEMA)
 
 
 def folder_configs(out_dir: str | Path) -> dict[str, list[str]]:
