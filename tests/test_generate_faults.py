@@ -65,6 +65,12 @@ def test_an_endpoint_that_cannot_be_used_stops_the_run_and_stores_nothing(tmp_pa
         healthy.close()
 
 
+def test_an_address_where_nothing_listens_fails_at_the_first_request_not_after_the_retries(tmp_path):
+    result = generate(f"http://127.0.0.1:{closed_port()}/v1", tmp_path, "--max-retries", "6")
+    assert result.returncode == 2
+    assert "no answer to the run's first requests; check --endpoint" in one_line(result)
+
+
 def test_a_server_that_goes_down_mid_run_keeps_what_was_made_and_a_rerun_finishes(tmp_path):
     going = FakeOpenAI(fail_from=90)
     try:

@@ -86,6 +86,7 @@ class ChatClient:
         self.endpoint, self.timeout, self.max_retries = endpoint, timeout, max_retries
         self.content_retries, self.backoff = content_retries, backoff
         self.usage = Usage()
+        self.reached = False  # has the endpoint answered once? Before that, no connection is final
         self._client = openai.AsyncOpenAI(base_url=endpoint, api_key=api_key or "not-needed",
                                           timeout=timeout, max_retries=0)
 
@@ -128,13 +129,21 @@ class ChatClient:
         for attempt in range(self.max_retries + 1):
             wait = self.backoff * 2 ** attempt
             try:
-                return await asyncio.wait_for(self._client.chat.completions.create(**request),
-                                              self.timeout)
+                response = await asyncio.wait_for(self._client.chat.completions.create(**request),
+                                                  self.timeout)
+                self.reached = True
+                return response
             except (asyncio.TimeoutError, openai.APITimeoutError):
                 failure = f"no whole answer within --timeout {self.timeout:g} s"
             except openai.APIConnectionError as error:
                 failure = f"cannot connect ({_cause(error)}): is the server running at that address?"
+                # (the transport's ConnectError: httpx's or httpx2's, by the openai version)
+                if not self.reached and type(_root(error)).__name__ == "ConnectError":
+                    # Never answered, and no connection at all: a wrong address, not a hiccup.
+                    raise EndpointError(f"{self.endpoint}: {failure} (no answer to the run's first "
+                                        "requests; check --endpoint)") from None
             except openai.APIStatusError as error:
+                self.reached = True
                 status = error.status_code
                 if status in REFUSED_STATUS:
                     raise EndpointError(f"{self.endpoint}: HTTP {status} for model "
@@ -182,7 +191,12 @@ def _retry_after(error: openai.APIStatusError) -> float | None:
         return None
 
 
-def _cause(error: Exception) -> str:
+def _root(error: BaseException) -> BaseException:
     while error.__cause__ is not None:
         error = error.__cause__
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return error
+
+
+def _cause(error: Exception) -> str:
+    root = _root(error)
+    return f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
