@@ -51,6 +51,8 @@ def test_synth_then_demo_on_it(tmp_path):
     (("prepare", "writing", "--data-dir", "x"), "the following arguments are required: --out"),
     (("demo", "--data-dir", "/nonexistent/dir"), "/nonexistent/dir does not exist"),
     (("synth", "--out", "x", "--defects", "typo=0.1"), "unknown defect kind typo"),
+    (("prepare", "writing", "--data-dir", str(sample_dir()), "--out", "x", "--test-fraction", "1"),
+     "--test-fraction (test_fraction) 1.0: give a share from 0 up to (not including) 1"),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message):
     result = ultrachat(*args)
@@ -271,3 +273,14 @@ def test_a_command_whose_extra_is_missing_says_which_extra(tmp_path):
                             check=False)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "needs matplotlib: install the `plot` extra (uv run --extra plot ultrachat stats" in result.stderr
+
+
+def test_convert_shows_a_bar_full_at_the_dialogues_of_what_it_converts(tmp_path):
+    import pyarrow.parquet as pq
+    out = tmp_path / "prepared"
+    assert ultrachat("demo", "--quiet", "--out", str(out)).returncode == 0
+    shown = in_a_terminal("convert", str(out), str(tmp_path / "train.jsonl"), "--to", "raw", "--config",
+                          "writing", "--split", "train")
+    rows = sum(pq.ParquetFile(path).metadata.num_rows for path in (out / "data" / "writing").glob("train-*"))
+    states = [state for state in shown.replace("\r", "\n").splitlines() if state.startswith("converting")]
+    assert states and f"{rows}/{rows}" in states[-1] and "100%" in states[-1]  # one split, not the folder

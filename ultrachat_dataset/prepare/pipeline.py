@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from ..dataset.folder import OutputFolderError, building
 from ..dataset.write import TEST_FRACTION, DatasetWriter, Part, is_test, prepared_table, route
+from ..errors import ConfigError
 from ..insight.stats import STATS_SAMPLE, StatsCollector
 from ..layout import SECTORS, UNLABELLED, check_config
 from ..offload import helper_processes
@@ -45,6 +46,11 @@ class PrepareOptions:
     dedup: DedupOptions = field(default_factory=DedupOptions)
     decontaminate: str | None = None  # a file of benchmark prompts
     test_fraction: float = TEST_FRACTION
+
+    def __post_init__(self):
+        if not 0 <= self.test_fraction < 1:
+            raise ConfigError(f"--test-fraction (test_fraction) {self.test_fraction}: give a share "
+                              "from 0 up to (not including) 1, e.g. 0.01")
 
     def as_dict(self) -> dict:
         return asdict(self)

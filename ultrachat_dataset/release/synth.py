@@ -38,7 +38,6 @@ USER_SENTENCES_MEAN = 3.0  # ~14 words a sentence: ~45 words a user turn (plus o
 ASSISTANT_SENTENCES_MEAN = 28.0  # ~400 words: together ~300 LLaMA tokens an utterance
 
 
-
 @dataclass
 class SynthOptions:
     dialogues: int = 1000

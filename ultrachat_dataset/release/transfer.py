@@ -104,7 +104,7 @@ def http_fetch(url: str, part: Path, options: TransferSettings, name: str, posit
                                         "http(s): refused") from None
                 if target is not None:  # an http(s) redirect urllib stopped: a loop, or more than 10
                     raise DownloadError(f"{name}: {url}: a redirect loop (the host sent it round in "
-                                        f"circles, last to {error.headers.get('Location')}): the link is "
+                                        f"circles, last to {target}): the link is "
                                         "broken on the host's side; try --mirror or --source hub") from None
                 where = f" at {error.url}" if error.url and error.url != url else ""
                 if error.code in _PERMANENT_HTTP:

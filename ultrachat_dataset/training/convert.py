@@ -46,26 +46,30 @@ def convert_path(source: str | Path, target: str | Path, to: str, system: str | 
     """Convert a file, or a prepared folder (into a folder, or one config's split into a file);
     returns the files written. `progress`: a bar over the dialogues converted."""
     source, target = Path(source), Path(target)
-    with progress_bar(progress, total=_rows(source), unit=" dialogues", desc=f"converting to {to}") as bar:
-        convert_one = _converter(to, system, tokenizer, max_tokens)
-
-        def convert_table(table: pa.Table) -> pa.Table:
-            converted = convert_one(table)
-            bar.update(table.num_rows)
-            return converted
-        return _convert_path(source, target, to, convert_table, config, split, overwrite)
+    with progress_bar(progress, unit=" dialogues", desc=f"converting to {to}") as bar:
+        counted = _Counted(_converter(to, system, tokenizer, max_tokens), bar)
+        return _convert_path(source, target, to, counted, config, split, overwrite)
 
 
-def _rows(source: Path) -> int | None:
-    """Dialogues in a parquet file or a whole prepared folder (a bar's total; None: unknown)."""
-    files = sorted(source.glob("data/*/*.parquet")) if source.is_dir() else [source]
-    if not files or any(path.suffix != ".parquet" for path in files):
-        return None
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+class _Counted:
+    """A table converter that moves the progress bar by the dialogues it converts."""
+
+    def __init__(self, convert_table, bar):
+        self.convert_table, self.bar = convert_table, bar
+
+    def expect(self, files: list[Path]) -> None:
+        """The files about to be converted: their dialogues are the bar's total (parquet only)."""
+        if files and all(path.suffix == ".parquet" for path in files):
+            self.bar.reset(total=sum(pq.ParquetFile(path).metadata.num_rows for path in files))
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        converted = self.convert_table(table)
+        self.bar.update(table.num_rows)
+        return converted
 
 
-def _convert_path(source: Path, target: Path, to: str, convert_table, config: str | None, split: str,
-                  overwrite: bool) -> list[Path]:
+def _convert_path(source: Path, target: Path, to: str, convert_table: _Counted, config: str | None,
+                  split: str, overwrite: bool) -> list[Path]:
     if source.is_dir():
         configs = folder_configs(source)
         if not configs:
@@ -78,12 +82,15 @@ def _convert_path(source: Path, target: Path, to: str, convert_table, config: st
                 raise ConfigError(f"{source} has no config {config!r}: choose from {', '.join(configs)}")
             if split not in SPLITS:
                 raise ConfigError(f"unknown split {split!r}: choose from {', '.join(SPLITS)}")
-            return [_write_file(shard_files(source, configs[config], (split,)), target, convert_table)]
+            files = shard_files(source, configs[config], (split,))
+            convert_table.expect(files)
+            return [_write_file(files, target, convert_table)]
         return _convert_folder(source, target, to, convert_table, overwrite)
     if not source.is_file():
         raise ConfigError(f"{source} does not exist")
     if target.suffix not in FILE_SUFFIXES:
         raise ConfigError(f"{target}: name the output .parquet or .jsonl (a file is converted to a file)")
+    convert_table.expect([source])
     return [_write_file([source], target, convert_table)]
 
 
@@ -101,7 +108,8 @@ def _converter(to: str, system: str | None, tokenizer, max_tokens: int | None):
     return lambda table: _template(table, tokenizer, max_tokens, system)
 
 
-def _convert_folder(source: Path, target: Path, to: str, convert_table, overwrite: bool) -> list[Path]:
+def _convert_folder(source: Path, target: Path, to: str, convert_table: _Counted,
+                    overwrite: bool) -> list[Path]:
     if target.resolve() == source.resolve() or source.resolve() in target.resolve().parents:
         raise ConfigError(f"{target} is {source} (or inside it): convert into another folder, so "
                           "the prepared dataset stays as it is")
@@ -110,6 +118,7 @@ def _convert_folder(source: Path, target: Path, to: str, convert_table, overwrit
     new_marker = {"format": "ultrachat-dataset", "config": marker.get("config") or next(iter(configs)),
                   "written_by": "convert", "converted_to": to, "converted_from": str(source.resolve())}
     files = shard_files(source, _present_folders(source))
+    convert_table.expect(files)
     with building(target, new_marker, overwrite) as staging:
         written = [_write_file([path], staging / path.relative_to(source), convert_table)
                    for path in files]
