@@ -284,3 +284,14 @@ def test_convert_shows_a_bar_full_at_the_dialogues_of_what_it_converts(tmp_path)
     rows = sum(pq.ParquetFile(path).metadata.num_rows for path in (out / "data" / "writing").glob("train-*"))
     states = [state for state in shown.replace("\r", "\n").splitlines() if state.startswith("converting")]
     assert states and f"{rows}/{rows}" in states[-1] and "100%" in states[-1]  # one split, not the folder
+
+
+def test_a_reader_that_leaves_the_pipe_gets_no_traceback():
+    """`ultrachat demo | head -1`: the rest of the output has nowhere to go; that is no error."""
+    import os
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader left before anything was written
+    result = subprocess.run([sys.executable, "-m", "ultrachat_dataset.cli", "demo", "--quiet"],
+                            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    os.close(write_end)
+    assert result.returncode == 141 and "Traceback" not in result.stderr, result.stderr

@@ -496,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ultrachat: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ultrachat ... | head`: the reader left; the work itself is done
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     return code or 0
 
 
