@@ -8,24 +8,27 @@ import json
 import re
 from collections import Counter
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import REJECTED_AS
 from ultrachat_dataset.errors import DataFileError
-from ultrachat_dataset.reasons import READ_REASONS, VALIDATE_REASONS
 from ultrachat_dataset.rejects import Report
 from ultrachat_dataset.release.file_shape import HEAD_BYTES, describe_head
-from ultrachat_dataset.release.read import read_file
+from ultrachat_dataset.release.read import READ_REASONS, read_file
 from ultrachat_dataset.release.sources import local_inputs
-from ultrachat_dataset.stages.validate import read_validated, validate
+from ultrachat_dataset.stages.reading import read_validated
+from ultrachat_dataset.stages.validate import Validate
 
 
 def run(inputs, **options):
     report = Report()
-    for block in read_validated(inputs, report, progress=False, **options):
-        report.add_kept(block.rows)
+    for rows in read_validated(inputs, report, progress=False, **options):
+        for source, count in zip(*np.unique(rows.column("source").to_numpy(zero_copy_only=False),
+                                            return_counts=True)):
+            report.file(source).kept += int(count)
     return report
 
 
@@ -148,7 +151,7 @@ def test_reader_agrees_with_a_line_by_line_reference_on_corrupted_files(tmp_path
     path = tmp_path / "f.json"
     path.write_bytes(body)
     expected_kept, expected_reasons = reference_read(body)
-    parsed = [line for line, reason in expected_reasons.items() if reason in VALIDATE_REASONS]
+    parsed = [line for line, reason in expected_reasons.items() if reason in Validate.reasons]
     not_blank = [line for line, reason in expected_reasons.items() if reason != "blank_line"]
     if describe_head(body[:HEAD_BYTES]) or (not_blank and not (expected_kept or parsed)):
         # The file as a whole is not JSON Lines (or no line of it is an object): one error.
@@ -160,7 +163,7 @@ def test_reader_agrees_with_a_line_by_line_reference_on_corrupted_files(tmp_path
     kept, reasons, lines = [], {}, 0
     for batch in read_file(path, block_bytes=block_bytes):
         lines += batch.lines
-        checked = validate(batch.rows)
+        checked = Validate().apply(batch.rows)
         for table in (batch.rejects, checked.rejects):
             reasons.update(zip(table.column("line").to_pylist(), table.column("reason").to_pylist()))
         kept += [(r["line"], r["id"], r["data"]) for r in checked.rows.to_pylist()]

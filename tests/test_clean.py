@@ -11,14 +11,18 @@ from hypothesis import strategies as st
 from ultrachat_dataset.release.read import ROW_SCHEMA
 from ultrachat_dataset.stages.clean import (
     FTFY_CONFIG,
+    Clean,
     CleanOptions,
-    clean,
     fix_sentence_case,
     fix_turn_text,
     may_need_repair,
     repair_texts,
 )
 from ultrachat_dataset.turns import TurnEdits, is_blank, needs_trim, rows_where
+
+
+def clean(rows, options):
+    return Clean(options).apply(rows)
 
 TRICKY = ["\r\n", "\r", "&amp;", "&lt;b&gt;", "\x1b[31m", "\x1b[0m", "\x00", "\x07", "\x7f",
           "\x85", "\u2028", "\ufeff", "\ud7ff", "ﬁ", "Ａ", "’", "â€™", "Ã©", "Â ", "\u00a0", "é",

@@ -12,13 +12,14 @@ from ultrachat_dataset.errors import ConfigError
 from ultrachat_dataset.hashing import mix64
 from ultrachat_dataset.release.read import ROW_SCHEMA
 from ultrachat_dataset.release.synth import _Composer
-from ultrachat_dataset.stages.decontaminate import BenchmarkFilter, load_prompts
+from ultrachat_dataset.stages.decontaminate import Decontaminate, DecontaminateOptions, load_prompts
 from ultrachat_dataset.stages.dedup import (
     Decision,
     Deduplicator,
     DedupOptions,
     KeyPart,
     _KeyIndex,
+    compute_keys,
     opening_signatures,
 )
 from ultrachat_dataset.stages.normalize import normalize_expr
@@ -35,7 +36,8 @@ def decide(dialogues, batch=None, **options):
     table = rows(dialogues)
     step = batch or table.num_rows
     # Blocks decided one after the other, each against the keys of the blocks before it.
-    parts = [deduplicator.add(table.slice(start, step)) for start in range(0, table.num_rows, step)]
+    parts = [deduplicator.decide(compute_keys(table.slice(start, step), deduplicator.options))
+             for start in range(0, table.num_rows, step)]
     return Decision([reason for part in parts for reason in part.reasons],
                     np.concatenate([part.duplicate_of for part in parts]))
 
@@ -112,13 +114,13 @@ def test_benchmark_prompts_are_found_in_user_turns_only(tmp_path):
     prompts.write_text('{"question_id": 81, "turns": ["Compose an engaging travel blog post '
                        'about a recent trip to Hawaii, highlighting cultural experiences."]}\n'
                        '{"prompt": "How can I improve my time management skills?"}\n')
-    found = BenchmarkFilter(load_prompts(prompts))
-    kept, rejects = found.apply(rows([
+    result = Decontaminate(DecontaminateOptions(str(prompts))).apply(rows([
         ["Please compose an engaging travel blog post about a recent trip to Hawaii today!", "ok"],
         ["how can i improve my TIME management skills", "Plan."],
         ["What is Hawaii like?", "Compose an engaging travel blog post about a recent trip to "
                                  "Hawaii, highlighting it."],
         ["How can I improve my cooking skills?", "Practice."]]))
+    kept, rejects = result.rows, result.rejects
     assert rejects.column("line").to_pylist() == [1, 2]
     assert set(rejects.column("reason").to_pylist()) == {"benchmark_overlap"}
     assert kept.column("line").to_pylist() == [3, 4]

@@ -20,7 +20,7 @@ from explore_folder import prepared_folder
 
 from ultrachat_dataset.explore import Explorer, ExplorerServer
 from ultrachat_dataset.explore import server as server_module
-from ultrachat_dataset.reasons import READ_REASONS
+from ultrachat_dataset.release.read import READ_REASONS
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,12 @@ from ultrachat_dataset.release.read import ROW_SCHEMA
 from ultrachat_dataset.release.synth import _Composer
 from ultrachat_dataset.stages.langid import (
     SAMPLE_CHARS,
+    LanguageFilter,
+    LanguageOptions,
     _regex_signals,
     cheap_signals,
     detect_language,
     detect_languages,
-    filter_languages,
 )
 
 CODE_HEAVY = [
@@ -59,7 +60,8 @@ def test_rows_outside_the_kept_languages_are_rejected_as_lang_code():
     dialogues = mixed_dialogues()
     rows = pa.Table.from_pylist([{"id": str(i), "data": d, "sector": None, "source": "f", "line": i}
                                  for i, d in enumerate(dialogues)], schema=ROW_SCHEMA)
-    kept, rejects, _ = filter_languages(rows, ("en", "fr"))
+    result = LanguageFilter(LanguageOptions(("en", "fr"))).apply(rows)
+    kept, rejects = result.rows, result.rejects
     assert set(kept.column("language").to_pylist()) <= {"en", "fr"}
     reasons = set(rejects.column("reason").to_pylist())
     assert {"lang_de", "lang_es", "lang_ru", "lang_zh-cn"} <= reasons

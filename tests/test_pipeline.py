@@ -15,8 +15,6 @@ from ultrachat_dataset.prepare.pipeline import PrepareOptions, prepare
 from ultrachat_dataset.release import _synth_text
 from ultrachat_dataset.release.sources import local_inputs
 from ultrachat_dataset.release.synth import DEFECTS, synthesize
-from ultrachat_dataset.stages.clean import CleanOptions
-from ultrachat_dataset.stages.dedup import DedupOptions
 
 # Defects whose rows the later stages reject, with the reason each must carry.
 STAGE_REJECTS = {"self_disclaimer": "self_disclaimer", "duplicate": "exact_duplicate",
@@ -135,19 +133,17 @@ def test_two_runs_write_identical_bytes(corpus, tmp_path):
 
 def test_filters_can_be_turned_off(corpus, tmp_path):
     data, _ = corpus
-    options = PrepareOptions(clean=CleanOptions(fix_text=False, filters=()), languages=None,
-                             dedup=DedupOptions(modes=()))
+    options = PrepareOptions(fix_text=False, filters=(), languages=None, dedup=())
     report = prepare(local_inputs("world", data), tmp_path, "world", options, progress=False)
     rejected = report.totals().rejected
     assert set(rejected) <= set(REJECTED_AS.values()) | {"truncated_line"}
     assert not report.totals().repaired["text_repaired"]
-    assert report.as_dict()["options"]["dedup"]["modes"] == ()
+    assert report.as_dict()["options"]["dedup"] == ()
 
 
 def test_length_limits_and_opener_dedup(corpus, tmp_path):
     data, _ = corpus
-    options = PrepareOptions(clean=CleanOptions(min_exchanges=3, max_chars=3000),
-                             dedup=DedupOptions(modes=("exact", "opener")))
+    options = PrepareOptions(min_exchanges=3, max_chars=3000, dedup=("exact", "opener"))
     report = prepare(local_inputs("writing", data), tmp_path, "writing", options, progress=False)
     rejected = report.totals().rejected
     assert rejected["too_few_exchanges"] > 0 and rejected["too_long"] > 0
@@ -159,9 +155,9 @@ def test_length_limits_and_opener_dedup(corpus, tmp_path):
 
 def test_unknown_filter_and_dedup_mode_are_clear_errors():
     with pytest.raises(ConfigError, match="unknown filter typo: choose from"):
-        CleanOptions(filters=("typo",))
+        PrepareOptions(filters=("typo",))
     with pytest.raises(ConfigError, match="unknown dedup mode fuzzy"):
-        DedupOptions(modes=("fuzzy",))
+        PrepareOptions(dedup=("fuzzy",))
 
 
 def test_every_reject_is_whole_names_its_id_and_says_what_failed(corpus, prepared):

@@ -211,7 +211,6 @@ def test_push_refuses_a_folder_that_is_not_prepared(tmp_path):
 
 def test_a_row_stays_in_its_split_whatever_else_is_filtered(release, tmp_path):
     from ultrachat_dataset.prepare.pipeline import PrepareOptions
-    from ultrachat_dataset.stages.dedup import DedupOptions
 
     def splits(out, options):
         prepare(local_inputs("world", release), out, "world", options, progress=False)
@@ -220,7 +219,7 @@ def test_a_row_stays_in_its_split_whatever_else_is_filtered(release, tmp_path):
                 for row in pq.read_table(path, columns=["source", "line"]).to_pylist()}
 
     strict = splits(tmp_path / "a", PrepareOptions())
-    loose = splits(tmp_path / "b", PrepareOptions(languages=None, dedup=DedupOptions(modes=())))
+    loose = splits(tmp_path / "b", PrepareOptions(languages=None, dedup=()))
     assert len(loose) > len(strict)
     assert all(loose[key] == split for key, split in strict.items())
     assert "test" in set(strict.values())

@@ -1,15 +1,13 @@
-"""The README's table of stages and reason codes, and its list of repairs, are the registry's
-(`reasons.py`): a code added, renamed or dropped in one and not the other fails here."""
+"""The README's table of stages and reason codes, and its list of repairs, are what the stages
+declare (`stages.registry`): a code added, renamed or dropped in one and not the other fails here."""
 
 import re
 from pathlib import Path
 
-from ultrachat_dataset import reasons
+from ultrachat_dataset.stages import registry
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-REGISTRY = {"read": reasons.READ_REASONS, "validate": reasons.VALIDATE_REASONS,
-            "clean": reasons.CLEAN_REASONS, "langid": {"lang_<code>": ""},
-            "decontaminate": reasons.DECONTAMINATE_REASONS, "dedup": reasons.DEDUP_REASONS}
+REGISTRY = {stage.name: stage.reasons for stage in registry.DECLARED}
 
 
 def readme_table() -> dict[str, set[str]]:
@@ -33,4 +31,4 @@ def test_the_readme_repairs_are_the_registry():
     text = README.read_text()
     listed = text[text.index("Repairs (the row is kept"):]
     listed = listed[:listed.index("\n\n")]
-    assert set(re.findall(r"`([a-z]+_[a-z_]+)`", listed)) == set(reasons.REPAIR_KINDS)
+    assert set(re.findall(r"`([a-z]+_[a-z_]+)`", listed)) == set(registry.REPAIR_KINDS)

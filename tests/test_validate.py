@@ -7,7 +7,11 @@ from hypothesis import strategies as st
 
 from ultrachat_dataset.errors import ConfigError
 from ultrachat_dataset.release.read import ROW_SCHEMA
-from ultrachat_dataset.stages.validate import validate
+from ultrachat_dataset.stages.validate import Validate, ValidateOptions
+
+
+def validate(rows, odd_turns="trim"):
+    return Validate(ValidateOptions(odd_turns)).apply(rows)
 
 
 def rows(*items):

@@ -1,20 +1,14 @@
 """The per-row stages on worker threads: the same bytes whatever the number of workers, blocks
 taken back in release order, and an error in a stage raised, not lost."""
 
-import hashlib
-
 import pytest
 
 import ultrachat_dataset.prepare.pipeline as pipeline
 import ultrachat_dataset.release.read as read
+from conftest import file_digests
 from ultrachat_dataset.errors import DataFileError
 from ultrachat_dataset.release.sources import local_inputs
 from ultrachat_dataset.release.synth import synthesize
-
-
-def digests(out):
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -33,7 +27,7 @@ def test_any_number_of_workers_writes_the_same_bytes(tmp_path, small_blocks):
     three = pipeline.prepare(inputs, tmp_path / "three", progress=False, workers=3)
     assert three.totals().kept == one.totals().kept > 0
     assert sum(one.totals().rejected.values()) > 0
-    assert digests(tmp_path / "three") == digests(tmp_path / "one")
+    assert file_digests(tmp_path / "three") == file_digests(tmp_path / "one")
 
 
 def test_an_error_in_a_stage_is_raised_and_nothing_is_written(tmp_path, small_blocks, monkeypatch):

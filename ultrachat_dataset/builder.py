@@ -14,60 +14,45 @@ changed files, or another project's `release/`, are prepared anew, never served 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
 
-from .dataset.write import TEST_FRACTION
 from .errors import ConfigError, SourceError
 from .layout import CONFIG_DESCRIPTIONS, CONFIGS, SPLITS, dataset_features, split_files
 from .prepare.pipeline import PrepareOptions, prepare
 from .release.download import LOCK_NAME, SOURCES, DownloadOptions, LockFile, release_inputs
 from .release.sources import find_local
-from .stages.clean import DEFAULT_FILTERS, CleanOptions
-from .stages.dedup import DEFAULT_DEDUP, DedupOptions
 
 _Key = getattr(datasets.builder, "Key", None)  # datasets >= 4 keys tables with Key(shard, batch)
 
 
-@dataclass
-class UltraChatConfig(datasets.BuilderConfig):
-    """A config (`all`, `world`, `writing`, `assistance`) and the pipeline's options."""
+def _prepare_options(self: UltraChatConfig) -> PrepareOptions:
+    """The pipeline options; raises `ConfigError` on a bad value (unknown filter, ...)."""
+    if self.source not in SOURCES:
+        raise ConfigError(f"unknown source {self.source!r}: choose from {', '.join(SOURCES)}")
+    if self.source == "local" and not self.data_dir:
+        raise ConfigError("source='local' needs data_dir=DIR holding the release files "
+                          "(e.g. ultrachat_release_230407.json)")
+    values = {item.name: getattr(self, item.name) for item in PrepareOptions.fields()}
+    return PrepareOptions(**{name: tuple(value) if isinstance(value, list) else value
+                             for name, value in values.items()})
 
-    source: str = "auto"
-    odd_turns: str = "trim"
-    fix_text: bool = True
-    filters: tuple[str, ...] = DEFAULT_FILTERS
-    languages: tuple[str, ...] | None = ("en",)
-    dedup: tuple[str, ...] = DEFAULT_DEDUP
-    near_chars: int = 2000
-    min_exchanges: int | None = None
-    max_exchanges: int | None = None
-    min_chars: int | None = None
-    max_chars: int | None = None
-    decontaminate: str | None = None
-    test_fraction: float = TEST_FRACTION
 
-    def prepare_options(self) -> PrepareOptions:
-        """The pipeline options; raises `ConfigError` on a bad value (unknown filter, ...)."""
-        if self.source not in SOURCES:
-            raise ConfigError(f"unknown source {self.source!r}: choose from {', '.join(SOURCES)}")
-        if self.source == "local" and not self.data_dir:
-            raise ConfigError("source='local' needs data_dir=DIR holding the release files "
-                              "(e.g. ultrachat_release_230407.json)")
-        return PrepareOptions(
-            odd_turns=self.odd_turns,
-            clean=CleanOptions(fix_text=self.fix_text, filters=tuple(self.filters),
-                               min_exchanges=self.min_exchanges, max_exchanges=self.max_exchanges,
-                               min_chars=self.min_chars, max_chars=self.max_chars),
-            languages=None if self.languages is None else tuple(self.languages),
-            dedup=DedupOptions(modes=tuple(self.dedup), near_chars=self.near_chars),
-            decontaminate=self.decontaminate, test_fraction=self.test_fraction)
+# A config (`all`, `world`, `writing`, `assistance`), where the release files come from, and every
+# option of the pipeline as a field, generated from the stages' declarations (help in
+# `PrepareOptions.fields()`), so the builder offers exactly what `prepare` does.
+UltraChatConfig = dataclasses.make_dataclass(
+    "UltraChatConfig",
+    [("source", str, dataclasses.field(default="auto"))]
+    + [(item.name, item.type, dataclasses.field(default=item.default)) for item in PrepareOptions.fields()],
+    bases=(datasets.BuilderConfig,), namespace={"prepare_options": _prepare_options,
+                                                "__module__": __name__})
 
 
 class UltraChat(datasets.ArrowBasedBuilder):

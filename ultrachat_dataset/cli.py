@@ -1,7 +1,9 @@
 """The `ultrachat` command. A user error is one line on stderr and exit code 2, never a traceback.
 
 Each command imports what it runs when it runs: `ultrachat --help` and every `COMMAND --help`
-import this module and `names` alone (not polars, pyarrow, numba or `datasets`).
+import this module and `names` alone (not polars, pyarrow, numba or `datasets`), but for
+`prepare`, whose flags are the stages' declared options (`_add_option_flags`): they are added
+when `prepare` is the command given.
 """
 
 from __future__ import annotations
@@ -13,21 +15,7 @@ import sys
 from pathlib import Path
 
 from .errors import ConfigError, UltraChatError
-from .names import (
-    CONFIGS,
-    DEDUP_MODES,
-    DEFAULT_DEDUP,
-    DEFAULT_FILTERS,
-    DEFECTS,
-    FILE_DEFECTS,
-    FILTERS,
-    FORMATS,
-    NEAR_CHARS,
-    ODD_TURN_POLICIES,
-    SECTORS,
-    SOURCES,
-    TEST_FRACTION,
-)
+from .names import CONFIGS, DEFECTS, FILE_DEFECTS, FORMATS, SECTORS, SOURCES
 
 # Optional packages, and what a user runs to have them.
 EXTRAS = {"transformers": "chat", "tokenizers": "chat", "openai": "generate", "matplotlib": "plot"}
@@ -75,17 +63,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     from .prepare.pipeline import PrepareOptions, prepare
     from .prepare.summary import print_report
     from .release.download import release_inputs
-    from .stages.clean import CleanOptions
-    from .stages.dedup import DedupOptions
-    options = PrepareOptions(
-        odd_turns=args.odd_turns,
-        clean=CleanOptions(fix_text=not args.no_fix_text, filters=_names(args.filters),
-                           min_exchanges=args.min_exchanges, max_exchanges=args.max_exchanges,
-                           min_chars=args.min_chars, max_chars=args.max_chars),
-        languages=None if args.languages == "any" else _names(args.languages),
-        dedup=DedupOptions(modes=_names(args.dedup), near_chars=args.near_chars),
-        decontaminate=str(args.decontaminate) if args.decontaminate else None,
-        test_fraction=args.test_fraction)
+    options = PrepareOptions(**{item.name: getattr(args, item.name) for item in PrepareOptions.fields()})
     _say_replaced(check_replaceable(args.out, args.config, args.overwrite))  # before any download
     inputs = release_inputs(args.config, args.data_dir, _download_options(args))
     report = prepare(inputs, args.out, args.config, options, progress=not args.quiet,
@@ -225,9 +203,52 @@ def cmd_explore(args: argparse.Namespace) -> None:
     serve(args.folder, host=args.host, port=args.port)
 
 
-def _names(value: str) -> tuple[str, ...]:
-    """A comma-separated list option; 'none' is the empty list."""
-    return () if value.strip() == "none" else tuple(n.strip() for n in value.split(",") if n.strip())
+def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """A flag for every option the stages declare (`PrepareOptions.fields()`): `--name-with-dashes`
+    (`--no-name` for an option on by default), its help from the field, its older spelling kept."""
+    from .prepare.pipeline import PrepareOptions
+    for item in PrepareOptions.fields():
+        flag = "--" + item.name.replace("_", "-")
+        names = [flag, *([item.flag] if item.flag else [])]
+        kind = _value_kind(item.type)
+        if kind is bool and item.default:
+            parser.add_argument(f"--no-{flag[2:]}", dest=item.name, action="store_false", default=True,
+                                help=f"turn off: {item.help} (on by default)")
+        elif kind is bool:
+            parser.add_argument(*names, dest=item.name, action="store_true", help=item.help)
+        elif kind is tuple:
+            parser.add_argument(*names, dest=item.name, type=_list_value(item.words), default=item.default,
+                                metavar="LIST", help=f"{item.help} (default: {_shown(item)})")
+        else:
+            metavar = item.metavar or ("{" + ",".join(item.choices) + "}" if item.choices else
+                                       {int: "N", float: "F"}.get(kind, "VALUE"))
+            parser.add_argument(*names, dest=item.name, type=kind, default=item.default,
+                                choices=item.choices, metavar=metavar, help=item.help)
+
+
+def _value_kind(annotation) -> type:
+    """bool, int, float, str or tuple (a list option), from `int | None`, `tuple[str, ...]`, ..."""
+    import typing
+    kinds = [kind for kind in typing.get_args(annotation) if kind is not type(None)]
+    if typing.get_origin(annotation) is tuple or not kinds:
+        kinds = [annotation]
+    return typing.get_origin(kinds[0]) or kinds[0]
+
+
+def _shown(item) -> str:
+    """A list option's default as it is typed: `exact,near`, `none`, or a word (`en`)."""
+    word = next((word for word, value in item.words.items() if value == item.default), None)
+    return word or ",".join(item.default) or "none"
+
+
+def _list_value(words: dict):
+    """A comma-separated list option: 'none' is the empty list; `words` are single values
+    ('any': None)."""
+    def parse(value: str):
+        if value.strip() in words:
+            return words[value.strip()]
+        return () if value.strip() == "none" else tuple(n.strip() for n in value.split(",") if n.strip())
+    return parse
 
 
 
@@ -244,9 +265,23 @@ class _Help(argparse.HelpFormatter):
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes are one line too, pointing at this command's --help."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, add_later=None, **kwargs):
         kwargs.setdefault("formatter_class", _Help)
         super().__init__(*args, **kwargs)
+        self._add_later = add_later  # arguments that cost imports: added when this command runs
+
+    def _complete(self) -> None:
+        if self._add_later is not None:
+            add, self._add_later = self._add_later, None
+            add(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._complete()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._complete()
+        return super().format_help()
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -298,8 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      parser_class=_Parser)
     parser.commands = {}  # name -> its parser, for errors said by the command they were given to
 
-    def command(name: str, summary: str, description: str, run) -> argparse.ArgumentParser:
-        made = commands.add_parser(name, help=summary, description=description)
+    def command(name: str, summary: str, description: str, run, add_later=None) -> argparse.ArgumentParser:
+        made = commands.add_parser(name, help=summary, description=description, add_later=add_later)
         parser.commands[name] = made
         made.set_defaults(run=run)
         return made
@@ -335,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "dataset folder OUT with README.md (the card), data/<sector>/<split>-*.parquet, "
                    "rejects/CONFIG.parquet (every rejected line with its reason) and report.json. "
                    "Dedup runs across the whole input: a sector config of an `all` folder is not "
-                   "`prepare SECTOR`.", cmd_prepare)
+                   "`prepare SECTOR`.", cmd_prepare, add_later=_add_option_flags)
     _add_config_argument(prep)
     _add_download_options(prep, default_source="local")
     _add_data_dir(prep, "the release files (source local), or where downloads go "
@@ -344,24 +379,6 @@ def build_parser() -> argparse.ArgumentParser:
                       "aside and swapped in when complete")
     prep.add_argument("--overwrite", action="store_true", help="replace --out even if it is not a "
                       "folder `prepare` wrote, or holds another config")
-    prep.add_argument("--odd-turns", choices=ODD_TURN_POLICIES, default="trim",
-                      help="a dangling last user turn: trim it or reject the dialogue")
-    prep.add_argument("--no-fix-text", action="store_true", help="do not repair text with ftfy")
-    prep.add_argument("--filters", default=",".join(DEFAULT_FILTERS), metavar="LIST",
-                      help=f"content filters, or none; all: {', '.join(FILTERS)}")
-    prep.add_argument("--languages", default="en", metavar="LIST",
-                      help="languages to keep (langdetect codes), or any (no detection)")
-    prep.add_argument("--dedup", default=",".join(DEFAULT_DEDUP), metavar="LIST",
-                      help=f"dedup modes, or none; all: {', '.join(DEDUP_MODES)}")
-    prep.add_argument("--near-chars", type=int, default=NEAR_CHARS,
-                      help="characters of each dialogue that near-dedup compares")
-    for bound, what in (("min-exchanges", "fewer exchanges"), ("max-exchanges", "more exchanges"),
-                        ("min-chars", "fewer characters"), ("max-chars", "more characters")):
-        prep.add_argument(f"--{bound}", type=int, metavar="N", help=f"reject dialogues with {what} than N")
-    prep.add_argument("--decontaminate", type=Path, metavar="FILE",
-                      help="benchmark prompts (text or JSON Lines): drop dialogues that contain one")
-    prep.add_argument("--test-fraction", type=float, default=TEST_FRACTION, metavar="F",
-                      help="share of prompts in the test split (by a stable hash of the opening turn)")
     prep.add_argument("--workers", type=int, help="worker threads for the per-row stages "
                       "(default: one a core, up to 4)")
 

@@ -26,7 +26,12 @@ REJECT_SCHEMA = pa.schema([
     ("reason", pa.string()),
     ("detail", pa.string()),
     ("raw", pa.string()),
+    # A duplicate: the row it duplicates (null for every other reason).
+    ("duplicate_of_source", pa.string()),
+    ("duplicate_of_line", pa.int64()),
+    ("duplicate_of_id", pa.string()),
 ])
+DUPLICATE_OF = ("duplicate_of_source", "duplicate_of_line", "duplicate_of_id")
 
 
 def rejects_from_records(records: list[dict]) -> pa.Table:
@@ -35,9 +40,11 @@ def rejects_from_records(records: list[dict]) -> pa.Table:
 
 
 def rejects_from_rows(rows: pa.Table, stage: str, reasons: pa.Array | str,
-                      details: pa.Array | list | None = None) -> pa.Table:
+                      details: pa.Array | list | None = None,
+                      duplicate_of: pa.Table | None = None) -> pa.Table:
     """Rejects for rows that had been parsed: `raw` is the row re-serialised as release JSON
-    (`{"id", "data"}`, as the stage saw it: repairs made before the stage are in it)."""
+    (`{"id", "data"}`, as the stage saw it: repairs made before the stage are in it).
+    `duplicate_of`: source, line and id of the row each one duplicates."""
     count = rows.num_rows
     if isinstance(reasons, str):
         reasons = pa.array([reasons] * count, pa.string())
@@ -53,6 +60,8 @@ def rejects_from_rows(rows: pa.Table, stage: str, reasons: pa.Array | str,
         reasons,
         details if details is not None else pa.nulls(count, pa.string()),
         pa.array(raw, pa.string()),
+        *(duplicate_of.columns if duplicate_of is not None else
+          [pa.nulls(count, REJECT_SCHEMA.field(name).type) for name in DUPLICATE_OF]),
     ], schema=REJECT_SCHEMA)
 
 
@@ -74,14 +83,54 @@ class FileReport:
 
 
 @dataclass
+class StageCounts:
+    """One stage over the whole run: rows in, kept and rejected, repairs to kept rows, calls to
+    per-text libraries, and the seconds spent in it (summed over blocks: stages run on several
+    workers at once, so the seconds of all stages can add up to more than the run's)."""
+
+    rows_in: int = 0
+    kept: int = 0
+    rejected: int = 0
+    repaired: Counter = field(default_factory=Counter)
+    calls: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def add(self, rows_in: int, kept: int, rejected: int, repairs: Counter, seconds: float,
+            calls: Counter | None = None) -> None:
+        self.rows_in += rows_in
+        self.kept += kept
+        self.rejected += rejected
+        self.repaired.update(repairs)
+        self.calls.update(calls or {})
+        self.seconds += seconds
+
+    def as_dict(self) -> dict:
+        return {"in": self.rows_in, "kept": self.kept, "rejected": self.rejected,
+                "repaired": dict(sorted(self.repaired.items())), "calls": dict(sorted(self.calls.items())),
+                "seconds": round(self.seconds, 3)}
+
+
+@dataclass
 class Report:
-    """Counts per file; totals are derived, so they can never disagree with the files."""
+    """Counts per file and per stage; totals are derived, so they can never disagree with the files."""
 
     files: dict[str, FileReport] = field(default_factory=dict)
     options: dict = field(default_factory=dict)
+    stages: dict[str, StageCounts] = field(default_factory=dict)  # in pipeline order
 
     def file(self, source: str) -> FileReport:
         return self.files.setdefault(source, FileReport())
+
+    def stage(self, name: str) -> StageCounts:
+        return self.stages.setdefault(name, StageCounts())
+
+    def record(self, stage: str, source: str, rows_in: int, result, seconds: float) -> None:
+        """A stage's `StageResult` on a block of one file: its rejects and repairs counted per
+        file, and everything in the stage's row (the caller writes the rejects)."""
+        self.add_rejects(result.rejects)
+        self.add_repairs(source, result.repairs)
+        self.stage(stage).add(rows_in, result.rows.num_rows, result.rejects.num_rows, result.repairs,
+                              seconds, result.calls)
 
     def add_lines(self, source: str, count: int) -> None:
         self.file(source).lines += count
@@ -89,10 +138,6 @@ class Report:
     def add_rejects(self, rejects: pa.Table) -> None:
         for key, count in _count_pairs(rejects, "source", "reason"):
             self.file(key[0]).rejected[key[1]] += count
-
-    def add_kept(self, rows: pa.Table) -> None:
-        for key, count in _count_pairs(rows, "source"):
-            self.file(key[0]).kept += count
 
     def add_repairs(self, source: str, repairs: Counter) -> None:
         self.file(source).repaired.update(repairs)
@@ -113,10 +158,19 @@ class Report:
                 raise AccountingError(
                     f"{source}: {counts.lines} lines read but {counts.kept} kept + {rejected} "
                     "rejected; please report this as a bug of ultrachat_dataset")
+        handed_on = None  # each stage takes what the one before it kept
+        for name, counts in self.stages.items():
+            if counts.rows_in != counts.kept + counts.rejected or handed_on not in (None, counts.rows_in):
+                raise AccountingError(
+                    f"stage {name}: {counts.rows_in} rows in (the stage before kept {handed_on}) but "
+                    f"{counts.kept} kept + {counts.rejected} rejected; please report this as a bug "
+                    "of ultrachat_dataset")
+            handed_on = counts.kept
 
     def as_dict(self) -> dict:
         total = self.totals().as_dict()
         return {**total, "files": {name: self.files[name].as_dict() for name in sorted(self.files)},
+                "stages": {name: counts.as_dict() for name, counts in self.stages.items()},
                 "options": self.options}
 
     def write(self, path: str | Path) -> None:

@@ -20,11 +20,19 @@ from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from ..insight.stats import STATS_SAMPLE, TOKEN_SAMPLE_FACTOR, StatsCollector, compute_folder, format_table
+from ..insight.stats import (
+    STATS_SAMPLE,
+    TOKEN_SAMPLE_FACTOR,
+    StatsCollector,
+    compute_folder,
+    format_table,
+    read_statistics,
+    write_statistics,
+)
 from ..layout import CONFIG_DESCRIPTIONS, SPLITS, data_files, dataset_features, folder_configs, shard_files
-from ..reasons import REPAIR_KINDS, describe_reason
 from ..rejects import Report, by_count
 from ..release.sources import ALL_FILES
+from ..stages.registry import DECLARED, REPAIR_KINDS, describe_reason
 
 
 def split_sizes(out_dir: Path, folders: list[str]) -> dict[str, tuple[int, int, int]]:
@@ -61,7 +69,8 @@ def write_card(out_dir: str | Path, report: Report, repo_id: str = "ultrachat",
         measured = statistics.results()
     else:  # not gathered, or gathered over other folders than the default config reads
         measured = compute_folder(out, default, sample=STATS_SAMPLE, progress=progress)
-    statistics_table = format_table([("this dataset", row) for row in measured])
+    write_statistics(out, measured, STATS_SAMPLE)  # the card's table is made from the file
+    statistics_table = format_table([("this dataset", row) for row in read_statistics(out)])
     card = DatasetCard.from_template(card_data, template_path=str(card_template_path()),
                                      stats_table=statistics_table, stats_sample=STATS_SAMPLE,
                                      token_sample=STATS_SAMPLE * TOKEN_SAMPLE_FACTOR,
@@ -109,12 +118,17 @@ def _body_variables(report: Report, config_rows: list[dict], repo_id: str, defau
                          "kept": f.kept} for name, f in sorted(report.files.items())],
         "lines_read": totals.lines, "kept": totals.kept,
         "rejected_total": sum(totals.rejected.values()),
+        "stage_rows": [{"name": name, **counts.as_dict(), "repaired": sum(counts.repaired.values()),
+                        "what": STAGE_SUMMARIES.get(name, "")} for name, counts in report.stages.items()],
         "reject_rows": [{"reason": r, "count": n, "meaning": describe_reason(r)}
                         for r, n in by_count(totals.rejected)],
         "repair_rows": [{"reason": r, "count": n, "meaning": REPAIR_KINDS.get(r, "")}
                         for r, n in by_count(totals.repaired)],
         "options": json.dumps(report.options, sort_keys=True, default=str),
     }
+
+
+STAGE_SUMMARIES = {stage.name: stage.summary for stage in DECLARED}
 
 
 def _size_category(rows: int) -> str:

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
+from ..insight.stats import read_statistics
 from ..layout import PREPARED_SCHEMA, SPLITS
 from ..release.sources import ALL_FILES, GENERATED_PATTERN
 
 STATUSES = ("all", "kept", "rejected")
 PAGE_SIZE = 50
 MOST_PAGE_SIZE = 500
-_DUPLICATE_OF = re.compile(r"^duplicate of (?P<source>.+) line (?P<line>\d+) \(id .*\)$")
 _LISTED = ["status", "source", "line", "id", "sector", "split", "stage", "reason", "exchanges",
            "language", "opening"]
 
@@ -102,7 +102,7 @@ class Explorer:
 
     def overview(self) -> dict:
         """Counts by sector and split (from the parquet footers), by stage and reason, by file;
-        the distribution of exchanges; the card's statistics table as its text."""
+        the distribution of exchanges; each stage's counts; the statistics the card was made from."""
         by_folder: dict[str, dict[str, int]] = {}
         for path in self.kept_files:
             split = path.name.split("-", 1)[0]
@@ -116,7 +116,8 @@ class Explorer:
                 "kept": self.report.get("kept", 0), "rejected": self.report.get("rejected", {}),
                 "repaired": self.report.get("repaired", {}), "files": self.report.get("files", {}),
                 "options": self.report.get("options", {}), "by_sector": by_folder,
-                "rejects_by_stage": rejects, "exchanges": exchanges, "card": self._card_statistics(),
+                "rejects_by_stage": rejects, "exchanges": exchanges, "stages": self.report.get("stages", {}),
+                "statistics": [asdict(row) for row in read_statistics(self.out) or []],
                 "warnings": self._disagreements(by_folder, rejects)}
 
     def _disagreements(self, by_folder: dict, rejects: list[dict]) -> list[str]:
@@ -134,18 +135,6 @@ class Explorer:
             warnings.append(f"report.json says {said_rejected:,} lines rejected, but rejects/ holds "
                             f"{in_rejects:,}: the folder was changed after `prepare`; prepare it again")
         return warnings
-
-    def _card_statistics(self) -> str:
-        """The card's statistics section, as text (the page shows it verbatim)."""
-        card = self.out / "README.md"
-        if not card.is_file():
-            return ""
-        text = card.read_text(encoding="utf-8")
-        start = text.find("## Statistics")
-        if start < 0:
-            return ""
-        end = text.find("\n## ", start + 3)
-        return text[start:end if end > 0 else None].strip()
 
     # ---- the table ----------------------------------------------------------------------
 
@@ -239,9 +228,8 @@ class Explorer:
         answer = {"status": "rejected", **row, "sector": self._sector_of_source.get(source),
                   "key": f"{source}:{line}", "turns": turns, "duplicate_of": None,
                   "exchanges": None if turns is None else len(turns) // 2}
-        match = _DUPLICATE_OF.match(row["detail"] or "")
-        if match:
-            answer["duplicate_of"] = self._kept_row(match["source"], int(match["line"]))
+        if row.get("duplicate_of_source") is not None:
+            answer["duplicate_of"] = self._kept_row(row["duplicate_of_source"], row["duplicate_of_line"])
         return answer
 
     def _kept_row(self, source: str, line: int) -> dict | None:

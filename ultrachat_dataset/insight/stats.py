@@ -13,9 +13,10 @@ cannot be computed offline.
 
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,9 +99,9 @@ def load_dialogues(path: str | Path, config: str = "all", progress: bool = False
     if path.is_dir():  # the raw release: read and validated, nothing cleaned
         from ..rejects import Report
         from ..release.sources import local_inputs
-        from ..stages.validate import read_validated
-        blocks = [block.rows.select(["sector", "data"])
-                  for block in read_validated(local_inputs(config, path), Report(), progress=progress)]
+        from ..stages.reading import read_validated
+        blocks = [rows.select(["sector", "data"])
+                  for rows in read_validated(local_inputs(config, path), Report(), progress=progress)]
         table = pa.concat_tables(blocks)
     elif path.suffix == ".parquet":
         table = pq.read_table(path)
@@ -373,6 +374,27 @@ def topic_diversity(messages: pa.Array | pa.ChunkedArray, dims: int = 1 << 18) -
     # Not `total @ total`: BLAS splits a dot of 2^18 over threads that then spin idle for ~0.1 s
     # each, CPU taken from the writers finishing the run at the same moment.
     return float(1 - (np.square(total).sum() - len(np.unique(doc))) / (n * (n - 1)))
+
+
+STATISTICS_FILE = "statistics.json"  # in a prepared folder: what its card's table is made from
+
+
+def write_statistics(out: Path, rows: list[SectorStats], sample: int) -> Path:
+    """The folder's statistics as data (the card renders them; the explorer reads them)."""
+    path = Path(out) / STATISTICS_FILE
+    path.write_text(json.dumps({"sample": sample, "token_sample": sample * TOKEN_SAMPLE_FACTOR,
+                                "sectors": [asdict(row) for row in rows], "paper": PAPER}, indent=2) + "\n")
+    return path
+
+
+def read_statistics(out: Path) -> list[SectorStats] | None:
+    """The statistics `write_statistics` wrote, or None where the folder has none (an older
+    folder, or one changed by hand: the explorer then shows none)."""
+    try:
+        stored = json.loads((Path(out) / STATISTICS_FILE).read_text(encoding="utf-8"))
+        return [SectorStats(**row) for row in stored["sectors"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def format_table(rows: list[tuple[str, SectorStats]], include_paper: bool = True) -> str:

@@ -1,21 +1,24 @@
-"""Composes the stages block by block: read -> validate -> langid -> clean -> decontaminate -> dedup.
+"""Runs the stages (`stages.registry.STAGES`) block by block: read -> validate -> langid -> clean
+-> decontaminate -> dedup -> write.
 
-Each stage returns the rows it keeps and the rows it rejects with a reason; the `Report` counts
-both per file and `Report.check()` proves that every line read is accounted for. One pass: the
-per-row stages run on workers, blocks come back in release order, dedup decides each block
+Each stage returns a `StageResult`: the rows it keeps and the rows it rejects with a reason; the
+`Report` counts both per file and per stage (with the seconds each stage took), and
+`Report.check()` proves that every line read is accounted for. One pass: the per-row stages run
+on workers, blocks come back in release order, the ordered stage (dedup) decides each block
 against every key seen before it (so the first occurrence survives, whatever the block
-boundaries) and the kept rows go straight to the output shards. Memory stays flat in corpus
-size but for the dedup keys and row names (~300-550 bytes a dialogue).
+boundaries) and the kept rows go straight to the output shards. Memory stays flat in corpus size
+but for the dedup keys and row names (~300-550 bytes a dialogue).
 """
 
 from __future__ import annotations
 
-import bisect
 import os
-from collections import Counter, deque
+import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,33 +30,61 @@ from ..insight.stats import STATS_SAMPLE, StatsCollector
 from ..layout import SECTORS, UNLABELLED, check_config
 from ..offload import helper_processes
 from ..progress import progress_bar
-from ..rejects import RejectWriter, Report, rejects_from_rows
-from ..release.read import LineBlock
+from ..rejects import RejectWriter, Report
+from ..release.read import LineBlock, ReadBatch
 from ..release.sources import InputFile
-from ..stages.clean import CleanOptions, clean
-from ..stages.decontaminate import BenchmarkFilter, load_prompts
-from ..stages.dedup import Deduplicator, DedupOptions, KeyPart, compute_keys
-from ..stages.langid import filter_languages
-from ..stages.validate import Block, ReadAccounts, input_bytes, parse_and_validate, raw_blocks
+from ..stages.reading import ReadAccounts, input_bytes, parse, raw_blocks
+from ..stages.registry import STAGES
+from ..stages.stage import Stage, StageResult, flat_options, option, option_fields, options_from_flat
 from ..turns import one_array, set_data
 
 
 @dataclass
-class PrepareOptions:
-    odd_turns: str = "trim"
-    clean: CleanOptions = field(default_factory=CleanOptions)
-    languages: tuple[str, ...] | None = ("en",)  # None: no language filter (and no detection)
-    dedup: DedupOptions = field(default_factory=DedupOptions)
-    decontaminate: str | None = None  # a file of benchmark prompts
-    test_fraction: float = TEST_FRACTION
+class SplitOptions:
+    test_fraction: float = option(TEST_FRACTION, "share of prompts in the test split (by a stable "
+                                  "hash of the opening turn)")
 
     def __post_init__(self):
         if not 0 <= self.test_fraction < 1:
             raise ConfigError(f"--test-fraction (test_fraction) {self.test_fraction}: give a share "
                               "from 0 up to (not including) 1, e.g. 0.01")
 
+
+class Split:
+    """The train/test cut's declaration, beside the stages' (it rejects nothing)."""
+
+    name = "split"
+    Options = SplitOptions
+
+
+OPTION_OWNERS = (*STAGES, Split)
+
+
+class PrepareOptions:
+    """Every option of the pipeline by its flat name: the builder's config field, and with dashes
+    the `prepare` flag (`PrepareOptions(odd_turns="reject", languages=None, dedup=("exact",))`).
+    Each is declared once, a field of its stage's `Options` (`fields()` lists them)."""
+
+    def __init__(self, **values):
+        self.per_stage = options_from_flat(OPTION_OWNERS, values)
+
+    @staticmethod
+    def fields():
+        return option_fields(OPTION_OWNERS)
+
+    def of(self, owner) -> Any:
+        """The `Options` of a stage (or of the split)."""
+        return self.per_stage[owner.name]
+
+    @property
+    def test_fraction(self) -> float:
+        return self.of(Split).test_fraction
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        return flat_options(self.per_stage, OPTION_OWNERS)
+
+    def __repr__(self) -> str:
+        return f"PrepareOptions({', '.join(f'{k}={v!r}' for k, v in self.as_dict().items())})"
 
 
 def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
@@ -91,10 +122,12 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
     workers = workers or min(4, os.cpu_count() or 1)
     folders = list(SECTORS) if config == "all" else [config]
     written = [UNLABELLED] if _only_unlabelled(inputs) else folders
-    benchmark = BenchmarkFilter(load_prompts(options.decontaminate)) if options.decontaminate else None
+    stages = [stage for stage in (owner(options.of(owner)) for owner in STAGES) if stage.enabled]
+    per_row = [stage for stage in stages if not stage.ordered]
+    if any(stage.ordered for stage in stages[:-1]):
+        raise TypeError("a stage that decides in release order (`ordered`) must be the last stage")
+    ordered = stages[-1] if stages and stages[-1].ordered else None
     report = Report(options={"config": config, **options.as_dict()})
-    deduplicator = Deduplicator(options.dedup)
-    names = _RowNames()
     statistics = StatsCollector(written, STATS_SAMPLE)
     output = DatasetWriter(out / "data",
                            on_written=lambda sector, prepared, rows: statistics.add(
@@ -102,26 +135,26 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
     accounts = ReadAccounts(inputs, report)
     with RejectWriter(out / "rejects" / f"{config}.parquet") as rejects:
 
+        def record(source: str, ran: Ran) -> None:
+            report.record(ran.stage, source, ran.rows_in, ran.result, ran.seconds)
+            rejects.write(ran.result.rejects)
+
         def take_back(done: Processed) -> None:
-            """Blocks come back in release order: dedup decides each against all before it."""
-            accounts.add(done.read)
+            """Blocks come back in release order: the ordered stage decides each against all
+            before it."""
+            source = done.raw.source
+            accounts.add(done.raw, done.read, done.read_seconds)
             rejects.write(done.read.rejects)
-            report.add_repairs(done.read.source, done.repairs)
-            for table in done.stage_rejects:
-                report.add_rejects(table)
-                rejects.write(table)
-            decision = deduplicator.decide(done.keys)
-            names.add(done.rows)
-            kept = decision.kept
+            for ran in done.ran:
+                record(source, ran)
+            kept = np.ones(done.rows.num_rows, bool)
+            if ordered is not None:
+                ran = _timed(ordered, done.rows, lambda rows: ordered.decide(rows, done.keys))
+                ran.seconds += done.keys_seconds
+                record(source, ran)
+                kept = ran.result.kept
             output.write_parts(done.parts, kept)
-            report.file(done.read.source).kept += int(kept.sum())
-            if not kept.all():
-                dropped = rejects_from_rows(
-                    done.rows.filter(pa.array(~kept)), "dedup",
-                    pa.array([reason for reason in decision.reasons if reason], pa.string()),
-                    names.describe(decision.duplicate_of[~kept]))
-                report.add_rejects(dropped)
-                rejects.write(dropped)
+            report.file(source).kept += int(kept.sum())
 
         # The bar moves as blocks are decided and written, not as they are read (reading runs
         # ahead), by the bytes on disk that were read up to each block.
@@ -140,7 +173,8 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
             running: deque[tuple[Future, int]] = deque()  # submission order: taken back in release order
             try:
                 for raw in raw_blocks(inputs, on_progress=read.add):
-                    running.append((pool.submit(_per_row_stages, raw, options, benchmark), read.total))
+                    running.append((pool.submit(_per_row_stages, raw, per_row, ordered,
+                                                options.test_fraction), read.total))
                     while len(running) > workers:  # bounded, so memory stays flat
                         take_back_and_count(*running.popleft())
                 while running:
@@ -174,67 +208,54 @@ def _card_module():
     return card
 
 
-class _RowNames:
-    """Source, line and id of every row decided so far, so a duplicate can name the row it
-    duplicates (~30 bytes a dialogue)."""
+@dataclass
+class Ran:
+    """One stage on one block: the rows it was given, its result, the seconds it took."""
 
-    def __init__(self):
-        self._blocks: list[pa.Table] = []
-        self._starts: list[int] = []
-        self._rows = 0
+    stage: str
+    rows_in: int
+    result: StageResult
+    seconds: float
 
-    def add(self, rows: pa.Table) -> None:
-        self._starts.append(self._rows)
-        self._blocks.append(rows.select(["source", "line", "id"]).combine_chunks())
-        self._rows += rows.num_rows
 
-    def describe(self, targets: np.ndarray) -> list[str]:
-        """"duplicate of SOURCE line N (id X)" for each row number (duplicates are few)."""
-        described = []
-        for target in targets.tolist():
-            block = bisect.bisect_right(self._starts, target) - 1
-            row = self._blocks[block].slice(target - self._starts[block], 1).to_pylist()[0]
-            described.append(f"duplicate of {row['source']} line {row['line']} (id {row['id']})")
-        return described
+def _timed(stage: Stage, rows: pa.Table, run=None) -> Ran:
+    started = time.perf_counter()
+    result = (run or stage.apply)(rows)
+    return Ran(stage.name, rows.num_rows, result, time.perf_counter() - started)
 
 
 @dataclass
 class Processed:
-    """A block after the per-row stages: what read made of it, the rows kept so far, rejects in
-    stage order, repairs, dedup keys, and the rows as they would be written."""
+    """A block after the per-row stages (on a worker): what the reader made of it, each stage's
+    result, the rows they kept (joined), the ordered stage's keys, and the rows as they would
+    be written, cut by folder and split."""
 
-    read: Block
+    raw: LineBlock
+    read: ReadBatch
+    read_seconds: float
+    ran: list[Ran]
     rows: pa.Table
-    stage_rejects: list[pa.Table]
-    repairs: Counter
-    keys: KeyPart
-    parts: list[Part]  # the rows as they would be written, cut by folder and split
+    keys: Any
+    keys_seconds: float
+    parts: list[Part]
 
 
-def _per_row_stages(raw: LineBlock, options: PrepareOptions,
-                    benchmark: BenchmarkFilter | None) -> Processed:
-    """parse -> validate -> langid -> clean -> decontaminate -> dedup keys -> prepared rows, on
-    one block (pure: runs on a worker thread, so the main thread only reads and decides).
-
-    Language goes first so that text repair, the slowest step per turn, never runs on dialogues
-    that are dropped for their language anyway.
-    """
-    block = parse_and_validate(raw, options.odd_turns)
-    rows, stage_rejects = block.rows, []
-    if options.languages is not None:
-        rows, language_rejects, _ = filter_languages(rows, options.languages)
-        stage_rejects.append(language_rejects)
-    cleaned = clean(rows, options.clean)
-    rows = cleaned.rows
-    stage_rejects.append(cleaned.rejects)
-    if benchmark is not None:
-        rows, overlap = benchmark.apply(rows)
-        stage_rejects.append(overlap)
+def _per_row_stages(raw: LineBlock, per_row: list[Stage], ordered: Stage | None,
+                    test_fraction: float) -> Processed:
+    """parse, then every per-row stage, the ordered stage's keys and the prepared rows, on one
+    block (pure: runs on a worker thread, so the main thread only reads and decides)."""
+    batch, read_seconds = parse(raw)
+    rows, ran = batch.rows, []
+    for stage in per_row:
+        ran.append(_timed(stage, rows))
+        rows = ran[-1].result.rows
     # Stages that drop a few rows hand on slices of the block; the keys and the prepared rows
     # both read the turns whole, so they are joined once, here.
     rows = set_data(rows, one_array(rows.column("data")))
-    return Processed(block, rows, stage_rejects, cleaned.repairs, compute_keys(rows, options.dedup),
-                     route(prepared_table(rows), is_test(rows, options.test_fraction)))
+    started = time.perf_counter()
+    keys = ordered.keys(rows) if ordered is not None else None
+    return Processed(raw, batch, read_seconds, ran, rows, keys, time.perf_counter() - started,
+                     route(prepared_table(rows), is_test(rows, test_fraction)))
 
 
 def _only_unlabelled(inputs: list[InputFile]) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from ..reasons import REPAIR_KINDS, describe_reason
 from ..rejects import Report, by_count
+from ..stages.registry import REPAIR_KINDS, describe_reason
 
 
 def print_report(report: Report, title: str) -> None:

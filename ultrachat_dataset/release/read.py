@@ -39,6 +39,21 @@ _PARSE_OPTIONS = pajson.ParseOptions(explicit_schema=_JSON_SCHEMA,
                                      unexpected_field_behavior="ignore")
 
 
+# What the reader rejects a line for, and what it repairs (declared here, where they are made).
+READ_REASONS = {
+    "blank_line": "the line is empty or only white space",
+    "invalid_utf8": "the line's bytes are not UTF-8",
+    "invalid_json": "the line is not valid JSON",
+    "truncated_line": "the file's last line ends without a newline and is not valid JSON",
+    "json_too_deep": "the JSON nests too deeply to parse",
+    "not_an_object": "the line is JSON but not an object",
+    "bad_id": "`id` is a list, object or boolean",
+    "data_not_list": "`data` is not a list",
+    "turn_not_string": "a turn in `data` is not a string (null, a number, a list, ...)",
+    "lone_surrogate": "a string holds a lone UTF-16 surrogate escape, which UTF-8 cannot encode",
+}
+READ_REPAIRS = {"id_number_to_string": "a numeric `id` was turned into its decimal string"}
+
 DEFAULT_BLOCK_BYTES = 8 << 20
 MAX_EXPANSION = 100  # release JSON gzips about 4x; far beyond that is a bomb, not text
 _PYARROW_BLOCK_BYTES = 1 << 20

@@ -9,6 +9,8 @@ changes (`TurnEdits`), and the block's turns are copied once, at the end, withou
 closing exchanges dropped.
 
 Filters, each on or off by name (`FILTERS`): rejects with a reason, or repairs that are counted.
+A rule that rejects marks the rows it fails with `_mark`: a row failing several rules gets the
+reason of the first, in the order of `Clean.reasons`.
 """
 
 from __future__ import annotations
@@ -24,9 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError
-from ..names import DEFAULT_FILTERS, FILTERS  # noqa: F401  (re-exported)
 from ..offload import map_texts
-from ..rejects import rejects_from_rows
 from ..turns import (
     TurnEdits,
     TurnLayout,
@@ -38,7 +38,16 @@ from ..turns import (
     rows_where,
     string_buffers,
 )
+from .stage import Stage, StageResult, option
 from .textlibs import FTFY_CONFIG, fix_turn_text  # noqa: F401  (FTFY_CONFIG: the repair's settings)
+
+FILTERS = {
+    "self_disclaimer": "reject dialogues whose assistant says 'As an AI language model' or "
+                       "'I do not have emotions / personal experiences / opinions' (as ultrachat_200k)",
+    "polite_closing": "trim closing 'Thank you' / 'You're welcome' exchanges from the end",
+    "casing": "capitalise sentence starts after . ! ? ('Hello. how are you?'), never in code or URLs",
+}
+DEFAULT_FILTERS = tuple(FILTERS)
 
 _B = r"(?-u:\b)"  # an ASCII word boundary
 _DISCLAIMER = (rf"(?i){_B}as an ai{_B}|{_B}as an? (?:ai )?language model{_B}|{_B}i (?:do not|don't|"
@@ -61,12 +70,13 @@ _PROTECTED_SPAN = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|\S*(?:://|www\.)\S*", r
 
 @dataclass
 class CleanOptions:
-    fix_text: bool = True
-    filters: tuple[str, ...] = DEFAULT_FILTERS
-    min_exchanges: int | None = None
-    max_exchanges: int | None = None
-    min_chars: int | None = None
-    max_chars: int | None = None
+    fix_text: bool = option(True, "repair text with ftfy (mojibake, control characters, ...)")
+    filters: tuple[str, ...] = option(DEFAULT_FILTERS, "content filters, or none; " + "; ".join(
+        f"{name}: {meaning}" for name, meaning in FILTERS.items()), choices=tuple(FILTERS))
+    min_exchanges: int | None = option(None, "reject dialogues with fewer exchanges than N")
+    max_exchanges: int | None = option(None, "reject dialogues with more exchanges than N")
+    min_chars: int | None = option(None, "reject dialogues with fewer characters than N")
+    max_chars: int | None = option(None, "reject dialogues with more characters than N")
 
     def __post_init__(self):
         unknown = [name for name in self.filters if name not in FILTERS]
@@ -74,17 +84,75 @@ class CleanOptions:
             raise ConfigError(f"unknown filter {', '.join(unknown)}: choose from {', '.join(FILTERS)}")
 
 
-@dataclass
-class Cleaned:
-    rows: pa.Table
-    rejects: pa.Table
-    repairs: Counter
+class Clean(Stage):
+    """Repair and filter; repairs are counted for the rows this stage keeps. Rejects carry the
+    rows as they came (before repair), so a rejected dialogue can be recovered as it was."""
+
+    name = "clean"
+    summary = "repairs text (ftfy, white space, sentence case) and applies the content filters"
+    reasons = {
+        "empty_after_cleaning": "a turn is empty once repaired and trimmed",
+        "self_disclaimer": "an assistant turn disclaims being an AI with no emotions or opinions",
+        "only_polite_closing": "nothing is left once the polite closing exchanges are trimmed",
+        "too_few_exchanges": "fewer exchanges than --min-exchanges",
+        "too_many_exchanges": "more exchanges than --max-exchanges",
+        "too_short": "fewer characters than --min-chars",
+        "too_long": "more characters than --max-chars",
+    }
+    repairs = {
+        "text_repaired": "ftfy changed at least one turn (mojibake, control characters, ...)",
+        "trimmed_polite_closing": "closing 'Thank you' / 'You're welcome' exchanges were trimmed",
+        "fixed_sentence_case": "a sentence start was capitalised",
+    }
+    Options = CleanOptions
+
+    def apply(self, rows: pa.Table) -> StageResult:
+        options = self.options
+        repaired: dict[str, np.ndarray] = {}  # repair kind -> rows it changed
+        calls = Counter()
+        layout = TurnLayout.of(rows.column("data"))
+        edits = TurnEdits(layout.turns)
+        if options.fix_text:
+            candidates = may_need_repair(edits.original)
+            calls["ftfy"] = int(candidates.sum())
+            repaired["text_repaired"] = layout.any_per_row(repair_texts(edits, candidates))
+        edits.apply(edits.measure(needs_trim), pc.utf8_trim_whitespace)
+        if "casing" in options.filters:
+            candidates = edits.measure(lambda texts: matches(texts, _CASE_CANDIDATE))
+            calls["sentence_case"] = int(candidates.sum())
+            changed = edits.apply(candidates, lambda texts: list(map(fix_sentence_case, texts.to_pylist())))
+            repaired["fixed_sentence_case"] = layout.any_per_row(changed)
+        reasons = np.full(rows.num_rows, "", dtype=object)
+        details = np.full(rows.num_rows, None, dtype=object)
+        empty = edits.measure(is_blank)
+        _mark(reasons, layout.any_per_row(empty), "empty_after_cleaning", details,
+              _turn_details(layout, empty, "is empty once repaired and trimmed"))
+        if "self_disclaimer" in options.filters:
+            # Assistant turns only; searching them in place beats copying them out (user turns are short).
+            disclaims = edits.measure(lambda texts: matches(texts, _DISCLAIMER)) & ~layout.is_user
+            _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer", details,
+                  _turn_details(layout, disclaims, "disclaims"))
+        dropped, lengths = np.zeros(len(layout.turns), bool), layout.lengths
+        if "polite_closing" in options.filters:
+            dropped, trimmed = _polite_closings(layout, edits)
+            lengths = layout.lengths - 2 * trimmed
+            repaired["trimmed_polite_closing"] = trimmed > 0
+            _mark(reasons, lengths // 2 == 0, "only_polite_closing", details,
+                  _counted(trimmed, "closing exchanges trimmed", 0))
+        _mark_length_limits(reasons, details, layout, edits, dropped, lengths, options)
+        kept = reasons == ""
+        rejects = self.rejected(rows, kept, pa.array(reasons[~kept].tolist(), pa.string()),
+                                details[~kept].tolist())
+        repairs = Counter({kind: int((changed & kept).sum()) for kind, changed in repaired.items()})
+        return StageResult(_kept_rows(rows, layout, edits, dropped, lengths, kept), kept, rejects,
+                           +repairs, +calls)
 
 
-def repair_texts(edits: TurnEdits) -> np.ndarray:
-    """ftfy on the turns that can need it (on helper processes when there are many: `offload`);
-    which turns it changed."""
-    return edits.apply(may_need_repair(edits.original),
+def repair_texts(edits: TurnEdits, candidates: np.ndarray | None = None) -> np.ndarray:
+    """ftfy on the turns that can need it (`candidates`, else found here; on helper processes
+    when there are many: `offload`); which turns it changed."""
+    candidates = may_need_repair(edits.original) if candidates is None else candidates
+    return edits.apply(candidates,
                        lambda texts: map_texts(fix_turn_text, texts.to_pylist(), _FTFY_SECONDS_PER_CHAR))
 
 
@@ -128,45 +196,6 @@ def _fix_case_outside_code(text: str) -> str:
     for start in starts:
         chars[start] = chars[start].upper()
     return "".join(chars)
-
-
-def clean(rows: pa.Table, options: CleanOptions) -> Cleaned:
-    """Repair and filter; repairs are counted for the rows this stage keeps. Rejects carry the
-    rows as they came (before repair), so a rejected dialogue can be recovered as it was."""
-    repaired: dict[str, np.ndarray] = {}  # repair kind -> rows it changed
-    layout = TurnLayout.of(rows.column("data"))
-    edits = TurnEdits(layout.turns)
-    if options.fix_text:
-        repaired["text_repaired"] = layout.any_per_row(repair_texts(edits))
-    edits.apply(edits.measure(needs_trim), pc.utf8_trim_whitespace)
-    if "casing" in options.filters:
-        candidates = edits.measure(lambda texts: matches(texts, _CASE_CANDIDATE))
-        changed = edits.apply(candidates, lambda texts: list(map(fix_sentence_case, texts.to_pylist())))
-        repaired["fixed_sentence_case"] = layout.any_per_row(changed)
-    reasons = np.full(rows.num_rows, "", dtype=object)
-    details = np.full(rows.num_rows, None, dtype=object)
-    empty = edits.measure(is_blank)
-    _mark(reasons, layout.any_per_row(empty), "empty_after_cleaning", details,
-          _turn_details(layout, empty, "is empty once repaired and trimmed"))
-    if "self_disclaimer" in options.filters:
-        # Assistant turns only; searching them in place beats copying them out (user turns are short).
-        disclaims = edits.measure(lambda texts: matches(texts, _DISCLAIMER)) & ~layout.is_user
-        _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer", details,
-              _turn_details(layout, disclaims, "disclaims"))
-    dropped, lengths = np.zeros(len(layout.turns), bool), layout.lengths
-    if "polite_closing" in options.filters:
-        dropped, trimmed = _polite_closings(layout, edits)
-        lengths = layout.lengths - 2 * trimmed
-        repaired["trimmed_polite_closing"] = trimmed > 0
-        _mark(reasons, lengths // 2 == 0, "only_polite_closing", details,
-              _counted(trimmed, "closing exchanges trimmed", 0))
-    _mark_length_limits(reasons, details, layout, edits, dropped, lengths, options)
-    rejected = reasons != ""
-    rejects = rejects_from_rows(rows.filter(pa.array(rejected)), "clean",
-                                pa.array(reasons[rejected].tolist(), pa.string()),
-                                details[rejected].tolist())
-    repairs = Counter({kind: int((changed & ~rejected).sum()) for kind, changed in repaired.items()})
-    return Cleaned(_kept_rows(rows, layout, edits, dropped, lengths, ~rejected), rejects, +repairs)
 
 
 def _kept_rows(rows: pa.Table, layout: TurnLayout, edits: TurnEdits, dropped: np.ndarray,

@@ -12,16 +12,16 @@ Prompt files: plain text (one prompt a line), or JSON Lines / JSON with a `promp
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import ConfigError
-from ..rejects import rejects_from_rows
 from ..turns import TurnLayout
 from .dedup import word_shingles
+from .stage import Stage, StageResult, option
 
 PROMPT_FIELDS = ("prompt", "instruction", "question", "turns")
 
@@ -58,19 +58,50 @@ def _parse_json(path: Path, text: str, first_line: int):
                           "give one prompt a line, or JSON with a 'prompt' or 'turns' field") from error
 
 
-class BenchmarkFilter:
-    def __init__(self, prompts: list[str], ngram_words: int = 8):
-        self.prompt_count = len(prompts)
-        self.ngram_words = ngram_words
-        lengths = np.array([len(p.split()) for p in prompts])
-        array = pa.array(prompts, pa.string())
-        # Each prompt contributes its n-grams, or itself whole when it is shorter than n words.
-        self.ngrams: dict[int, np.ndarray] = {}
-        for size in sorted(set(np.minimum(lengths, ngram_words).tolist()) - {0}):
-            chosen = array.filter(pa.array(np.minimum(lengths, ngram_words) == size))
-            self.ngrams[size] = np.unique(word_shingles(chosen, size)["shingle"].to_numpy())
+@dataclass
+class DecontaminateOptions:
+    decontaminate: str | None = option(None, "benchmark prompts (text or JSON Lines): drop "
+                                       "dialogues that contain one", metavar="FILE")
+    ngram_words: int = option(8, "words in a row a user turn must share with a benchmark prompt")
 
-    def apply(self, rows: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def __post_init__(self):
+        if self.decontaminate is not None:
+            self.decontaminate = str(self.decontaminate)
+        if self.ngram_words < 1:
+            raise ConfigError(f"--ngram-words {self.ngram_words}: give 1 or more")
+
+
+class Decontaminate(Stage):
+    """Drops dialogues whose user turns hold a benchmark prompt's words in a row."""
+
+    name = "decontaminate"
+    summary = "drops dialogues whose user turns hold a benchmark prompt"
+    reasons = {"benchmark_overlap": "a user turn contains a benchmark prompt"}
+    Options = DecontaminateOptions
+
+    @property
+    def enabled(self) -> bool:
+        return self.options.decontaminate is not None
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        # Read at once: a bad prompt file fails the run before any work.
+        self.ngrams = self._prompt_ngrams() if self.enabled else {}
+
+    def _prompt_ngrams(self) -> dict[int, np.ndarray]:
+        """n -> the sorted word n-gram hashes of the prompts (a prompt shorter than n words
+        contributes itself whole)."""
+        prompts = load_prompts(self.options.decontaminate)
+        size_cap = self.options.ngram_words
+        lengths = np.minimum([len(prompt.split()) for prompt in prompts], size_cap)
+        array = pa.array(prompts, pa.string())
+        found = {}
+        for size in sorted(set(lengths.tolist()) - {0}):
+            shingles = word_shingles(array.filter(pa.array(lengths == size)), size)
+            found[size] = np.unique(shingles["shingle"].to_numpy())
+        return found
+
+    def apply(self, rows: pa.Table) -> StageResult:
         layout = TurnLayout.of(rows.column("data"))
         user = pa.array(layout.is_user)
         user_turns, owners = layout.turns.filter(user), layout.owner[layout.is_user]
@@ -84,6 +115,6 @@ class BenchmarkFilter:
         hit[np.flatnonzero(layout.is_user)[hit_turns]] = True
         details = [f"turn {position} holds a benchmark prompt's words in a row"
                    for position in layout.first_flagged(hit)[contaminated]]
-        rejects = rejects_from_rows(rows.filter(pa.array(contaminated)), "decontaminate",
-                                    "benchmark_overlap", details)
-        return rows.filter(pc.invert(pa.array(contaminated))), rejects
+        kept = ~contaminated
+        return StageResult(rows.filter(pa.array(kept)), kept,
+                           self.rejected(rows, kept, "benchmark_overlap", details))

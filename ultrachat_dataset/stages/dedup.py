@@ -18,6 +18,7 @@ dialogue it duplicates.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numba
@@ -27,7 +28,7 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from ..hashing import mix64
-from ..names import DEDUP_MODES, DEFAULT_DEDUP, NEAR_CHARS  # noqa: F401  (re-exported)
+from ..rejects import rejects_from_rows
 from ..turns import TurnLayout, one_array, opening_text, string_buffers
 from .normalize import (
     KEEP_BYTE,
@@ -38,6 +39,15 @@ from .normalize import (
     plain_strings,
     regex_normalized,
 )
+from .stage import Stage, StageResult, option
+
+DEDUP_MODES = {
+    "exact": "drop dialogues equal to an earlier one after normalisation (case, space, punctuation)",
+    "near": ("drop dialogues whose opening characters (near_chars) nearly equal an earlier "
+             "one's (MinHash LSH)"),
+    "opener": "drop dialogues whose first user turn equals an earlier one's (normalised)",
+}
+DEFAULT_DEDUP = ("exact", "near")
 
 _REASON_CODES = (None, "exact_duplicate", "near_duplicate", "duplicate_opener")
 _U64 = np.uint64
@@ -49,17 +59,86 @@ _FNV_PRIME = _U64(0x100000001B3)
 
 @dataclass
 class DedupOptions:
-    modes: tuple[str, ...] = DEFAULT_DEDUP
-    near_chars: int = NEAR_CHARS
-    shingle_words: int = 5
-    bands: int = 14
-    rows_per_band: int = 8
+    modes: tuple[str, ...] = option(DEFAULT_DEDUP, "dedup modes, or none; " + "; ".join(
+        f"{name}: {meaning}" for name, meaning in DEDUP_MODES.items()), name="dedup",
+        choices=tuple(DEDUP_MODES))
+    near_chars: int = option(2000, "characters of each dialogue that near dedup compares")
+    shingle_words: int = option(5, "near dedup: words a shingle")
+    bands: int = option(14, "near dedup: LSH bands (more: finds less similar pairs)")
+    rows_per_band: int = option(8, "near dedup: MinHash values a band (more: finds only closer pairs)")
 
     def __post_init__(self):
         unknown = [mode for mode in self.modes if mode not in DEDUP_MODES]
         if unknown:
             raise ConfigError(f"unknown dedup mode {', '.join(unknown)}: choose from "
                               f"{', '.join(DEDUP_MODES)} (or none)")
+        for name, least in (("near_chars", 0), ("shingle_words", 1), ("bands", 1), ("rows_per_band", 1)):
+            if getattr(self, name) < least:
+                raise ConfigError(f"{name} {getattr(self, name)}: give {least} or more")
+
+
+class Dedup(Stage):
+    """Decides each block in release order against every dialogue kept before it; a duplicate's
+    reject names the row it duplicates (`duplicate_of_source`, `_line`, `_id`)."""
+
+    name = "dedup"
+    summary = "drops exact and near duplicates of an earlier dialogue (and, asked, repeated openers)"
+    reasons = {
+        "exact_duplicate": "equal to an earlier dialogue after normalisation (NFKC, case, punctuation)",
+        "near_duplicate": "nearly equal to an earlier dialogue (MinHash LSH)",
+        "duplicate_opener": "its first user turn equals an earlier dialogue's",
+    }
+    Options = DedupOptions
+    ordered = True
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self._deduplicator = Deduplicator(self.options)
+        self._names = _RowNames()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.options.modes)
+
+    def keys(self, rows: pa.Table) -> KeyPart:
+        return compute_keys(rows, self.options)
+
+    def decide(self, rows: pa.Table, keys: KeyPart) -> StageResult:
+        decision = self._deduplicator.decide(keys)
+        self._names.add(rows)
+        kept = decision.kept
+        if kept.all():
+            return StageResult(rows, kept, rejects_from_rows(rows.slice(0, 0), self.name, ""))
+        targets = self._names.find(decision.duplicate_of[~kept])
+        details = [f"duplicate of {row['source']} line {row['line']} (id {row['id']})"
+                   for row in targets.to_pylist()]
+        rejects = rejects_from_rows(rows.filter(pa.array(~kept)), self.name,
+                                    pa.array([reason for reason in decision.reasons if reason], pa.string()),
+                                    details, duplicate_of=targets)
+        return StageResult(rows.filter(pa.array(kept)), kept, rejects)
+
+
+class _RowNames:
+    """Source, line and id of every row decided so far, so a duplicate can name the row it
+    duplicates (~30 bytes a dialogue)."""
+
+    def __init__(self):
+        self._blocks: list[pa.Table] = []
+        self._starts: list[int] = []
+        self._rows = 0
+
+    def add(self, rows: pa.Table) -> None:
+        self._starts.append(self._rows)
+        self._blocks.append(rows.select(["source", "line", "id"]).combine_chunks())
+        self._rows += rows.num_rows
+
+    def find(self, targets: np.ndarray) -> pa.Table:
+        """Source, line and id of each row number (duplicates are few: one slice each)."""
+        found = []
+        for target in targets.tolist():
+            block = bisect.bisect_right(self._starts, target) - 1
+            found.append(self._blocks[block].slice(target - self._starts[block], 1))
+        return pa.concat_tables(found)
 
 
 def normalized_turn_hashes(turns: pa.Array) -> np.ndarray:
@@ -265,9 +344,6 @@ class Deduplicator:
         self._exact, self._opener = _KeyIndex(), _KeyIndex()
         self._bands = _KeyIndex()  # every band's keys (they differ by band: see `minhash_bands`)
         self._root = np.zeros(0, np.int64)  # near dedup: the kept row each row leads to
-
-    def add(self, rows: pa.Table) -> Decision:
-        return self.decide(compute_keys(rows, self.options))
 
     def decide(self, part: KeyPart) -> Decision:
         rows = np.arange(self.rows, self.rows + part.rows)

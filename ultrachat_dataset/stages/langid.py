@@ -13,6 +13,7 @@ langdetect, seeded so the answer never changes between runs. The cheap signals r
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numba
@@ -22,9 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..offload import map_texts
-from ..rejects import rejects_from_rows
 from ..turns import flags, opening_text, rows_where, string_buffers
 from .normalize import plain_strings
+from .stage import Stage, StageResult, option
 from .textlibs import detect_language
 
 SAMPLE_CHARS = 600
@@ -126,13 +127,33 @@ def _ascii_signals(data, offsets, english_codes):  # pragma: no cover (compiled;
     return words, english, plain
 
 
-def filter_languages(rows: pa.Table, keep: tuple[str, ...]) -> tuple[pa.Table, pa.Table, LanguageResult]:
-    """Rows in a language of `keep` (with a `language` column), and rejects `lang_<code>`."""
-    result = detect_languages(rows.column("data"))
-    rows = rows.append_column("language", result.languages)
-    kept = flags(pc.is_in(result.languages, pa.array(list(keep), pa.string())))
-    rejected = rows.filter(pa.array(~kept))
-    reasons = pc.binary_join_element_wise("lang_", rejected.column("language"), "")
-    details = pc.binary_join_element_wise(
-        "detected ", rejected.column("language"), f" in the opening; kept: {', '.join(keep)}", "")
-    return rows_where(rows, kept), rejects_from_rows(rejected, "langid", reasons, details), result
+@dataclass
+class LanguageOptions:
+    languages: tuple[str, ...] | None = option(
+        ("en",), "languages to keep (langdetect codes), or any (no detection)", words={"any": None})
+
+
+class LanguageFilter(Stage):
+    """Rows in a language of `languages` (with a `language` column), and rejects `lang_<code>`."""
+
+    name = "langid"
+    summary = "keeps the dialogues in the languages asked for (English by default)"
+    reasons = {"lang_<code>": "detected language <code> in the opening, not one of the languages kept"}
+    Options = LanguageOptions
+
+    @property
+    def enabled(self) -> bool:
+        return self.options.languages is not None
+
+    def apply(self, rows: pa.Table) -> StageResult:
+        keep = self.options.languages
+        result = detect_languages(rows.column("data"))
+        rows = rows.append_column("language", result.languages)
+        kept = flags(pc.is_in(result.languages, pa.array(list(keep), pa.string())))
+        rejected = rows.filter(pa.array(~kept))
+        reasons = pc.binary_join_element_wise("lang_", rejected.column("language"), "")
+        details = pc.binary_join_element_wise(
+            "detected ", rejected.column("language"), f" in the opening; kept: {', '.join(keep)}", "")
+        calls = Counter({"langdetect": int((~result.cheap).sum())})
+        return StageResult(rows_where(rows, kept), kept, self.rejected(rows, kept, reasons, details),
+                           calls=+calls)

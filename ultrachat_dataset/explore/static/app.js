@@ -72,8 +72,22 @@ async function showOverview() {
     el("h2", {}, "Repairs"),
     el("table", {}, Object.entries(data.repaired).map(([kind, count]) =>
       el("tr", {}, el("td", {}, kind), el("td", {class: "num"}, number(count))))),
-    el("h2", {}, "Statistics (from the card)"),
-    el("pre", {id: "card"}, data.card || "(the folder has no card statistics)"));
+    el("h2", {}, "Stages"),
+    el("table", {id: "stages"},
+      el("tr", {}, ...["stage", "in", "kept", "rejected", "seconds"].map(h => el("th", {}, h))),
+      Object.entries(data.stages).map(([name, s]) => el("tr", {},
+        el("td", {}, link(name, {status: "rejected", stage: name})),
+        ...[s.in, s.kept, s.rejected].map(n => el("td", {class: "num"}, number(n))),
+        el("td", {class: "num"}, s.seconds.toFixed(2))))),
+    el("h2", {}, "Statistics (the card's table)"),
+    data.statistics.length ? el("table", {id: "statistics"},
+      el("tr", {}, ...["sector", "dialogues", "avg exchanges", "avg dialogue tokens", "avg utterance tokens",
+                       "MTLD", "topic diversity"].map(h => el("th", {}, h))),
+      data.statistics.map(s => el("tr", {}, el("td", {}, s.name),
+        el("td", {class: "num"}, number(s.dialogues)),
+        ...[s.avg_exchanges, s.avg_dialogue_tokens, s.avg_utterance_tokens, s.mtld, s.topic_diversity].map(
+          (v, i) => el("td", {class: "num"}, v.toFixed(i === 4 ? 3 : i === 0 ? 2 : 1))))))
+      : el("p", {id: "statistics"}, "(the folder has no statistics.json)"));
   // Bar widths set as properties: the page's policy allows no inline style attribute.
   for (const fill of view().querySelectorAll(".fill")) {
     fill.style.width = `${Math.max(1, 300 * Number(fill.dataset.width))}px`;
