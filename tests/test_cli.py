@@ -1,5 +1,6 @@
 """The `ultrachat` command as a user runs it: a subprocess, its output and its exit code."""
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -73,7 +74,38 @@ def test_every_command_has_help_and_it_imports_no_heavy_library(command):
     result = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0 and "usage: ultrachat" in result.stdout, result.stderr
-    assert "heavy: []" in result.stdout
+    heavy = result.stdout.rsplit("heavy: ", 1)[1]
+    if command == ("prepare",):  # its flags are the stages' declared options: it imports the stages
+        assert not {"'datasets'", "'transformers'", "'openai'"} & set(heavy.strip("[]\n").split(", "))
+    else:
+        assert heavy.strip() == "[]"
+
+
+def test_prepare_flags_and_builder_fields_are_the_declared_options():
+    """Every option a stage declares is a `prepare` flag (help from its field) and a builder
+    config field, with the same default: an option added to a stage cannot be missing from either."""
+    from ultrachat_dataset.builder import UltraChatConfig
+    from ultrachat_dataset.cli import build_parser
+    from ultrachat_dataset.prepare.pipeline import PrepareOptions
+    declared = {item.name: item for item in PrepareOptions.fields()}
+    assert {"near_chars", "bands", "rows_per_band", "shingle_words", "test_fraction"} <= set(declared)
+    prepare = build_parser().commands["prepare"]
+    args = prepare.parse_args(["--out", "x"])
+    flags = {action.dest: action for action in prepare._actions if action.dest in declared}
+    assert set(flags) == set(declared)
+    for name, item in declared.items():
+        assert item.help in flags[name].help
+        assert getattr(args, name) == item.default  # the flag's default is the field's
+    config_fields = {field.name: field for field in dataclasses.fields(UltraChatConfig)}
+    assert set(declared) <= set(config_fields)
+    defaults = {name: item.default for name, item in declared.items()}
+    assert {name: config_fields[name].default for name in declared} == defaults
+    # Values typed as a user types them become the options the pipeline takes.
+    typed = prepare.parse_args(["--out", "x", "--no-fix-text", "--languages", "any", "--bands", "20",
+                                "--dedup", "exact,opener", "--filters", "none", "--odd-turns", "reject"])
+    options = PrepareOptions(**{name: getattr(typed, name) for name in declared}).as_dict()
+    assert options | {"fix_text": False, "languages": None, "dedup": ("exact", "opener"), "bands": 20,
+                      "filters": (), "odd_turns": "reject"} == options
 
 
 def test_every_option_says_what_it_does_and_folders_have_one_name():
