@@ -17,11 +17,11 @@ process tree and the ratios (b)/(a) (target >= 30, defect corpus) and (a)/(c) (t
 the clean corpus, <= 3 on the defects). (a) and (c) run `--rounds` times (3), alternating: the
 table shows each one's median run, the ratio is the median of the rounds' ratios, and every
 round is printed. `--memory` runs (a) alone on corpora of the given sizes
-to show peak memory flat. `--stages` times each per-row stage over the corpus on one core, and
-within them the two pure Python libraries (ftfy on the turns that need repair, langdetect on
-undecided dialogues). `--libraries-absent` runs, on the defect corpus, (a), (a) with every answer
-of ftfy and langdetect replayed from a recorded run (the same work and output without the two
-libraries' cost: a KeyError if any answer is missing) and (c), alternating.
+to show peak memory flat. `--stages` runs (a) on one worker thread and prints each stage's seconds,
+rows and calls to ftfy and langdetect from its report.json. `--libraries-absent` runs, on the defect
+corpus, (a), (a) with every answer of ftfy and langdetect replayed from a recorded run (the same
+work and output without the two libraries' cost: a KeyError if any answer is missing) and (c),
+alternating.
 """
 
 from __future__ import annotations
@@ -137,71 +137,27 @@ METHODS = {"ultrachat": run_ultrachat, "naive": run_naive, "copy": run_copy,
 
 
 def time_stages(directory: Path) -> None:
-    """Seconds of each per-row stage on one core, and of ftfy and langdetect inside them."""
+    """`prepare` on one worker thread; each stage's seconds, rows and library calls as its
+    report.json counts them (the pipeline times its stages: nothing here is patched)."""
+    import json
     import time
-    from collections import Counter
 
-    from ultrachat_dataset.dataset.write import DatasetWriter, is_test, prepared_table
-    from ultrachat_dataset.rejects import Report
+    from ultrachat_dataset.prepare.pipeline import prepare
     from ultrachat_dataset.release.sources import local_inputs
-    from ultrachat_dataset.stages import clean, langid
-    from ultrachat_dataset.stages.dedup import Deduplicator, DedupOptions, compute_keys
-    from ultrachat_dataset.stages.validate import read_validated
 
-    seconds: Counter = Counter()
-    calls: Counter = Counter()
-
-    def timing(module, name, label):
-        original = getattr(module, name)
-
-        def timed_call(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                seconds[label] += time.perf_counter() - start
-                calls[label] += 1
-        setattr(module, name, timed_call)
-
-    timing(clean, "fix_turn_text", "  ftfy (in clean)")
-    timing(langid, "detect_language", "  langdetect (in langid)")
-    blocks = read_validated(local_inputs("all", directory), Report(), progress=False)
-    deduplicator = Deduplicator(DedupOptions())
-    output_dir = tempfile.TemporaryDirectory()
-    output = DatasetWriter(Path(output_dir.name))
-
-    def decide(rows):
-        kept = deduplicator.decide(compute_keys(rows, DedupOptions())).kept
-        return rows.filter(kept)
-
-    stages = [("langid", lambda rows: langid.filter_languages(rows, ("en",))[0]),
-              ("clean", lambda rows: clean.clean(rows, clean.CleanOptions()).rows),
-              ("dedup keys + decision", decide),
-              ("prepared rows + split", lambda rows: (prepared_table(rows), is_test(rows))),
-              ("write parquet", lambda prepared: output.write(*prepared) or prepared)]
-    start = time.perf_counter()
-    while True:
-        tick = time.perf_counter()
-        block = next(blocks, None)
-        seconds["read + validate"] += time.perf_counter() - tick
-        if block is None:
-            break
-        rows = block.rows
-        for name, stage in stages:
-            tick = time.perf_counter()
-            rows = stage(rows)
-            seconds[name] += time.perf_counter() - tick
-    tick = time.perf_counter()
-    output.close(["world", "writing", "assistance"])  # the last row groups are written here
-    seconds["write parquet"] += time.perf_counter() - tick
-    output_dir.cleanup()
-    total = time.perf_counter() - start
-    for label in ("read + validate", "langid", "  langdetect (in langid)", "clean",
-                  "  ftfy (in clean)", "dedup keys + decision", "prepared rows + split",
-                  "write parquet"):
-        extra = f"  ({calls[label]} calls)" if calls[label] else ""
-        print(f"{label:26s} {seconds[label]:7.1f} s{extra}")
-    print(f"{'total (one core)':26s} {total:7.1f} s")
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        prepare(local_inputs("all", directory), out, progress=False, workers=1)
+        total = time.perf_counter() - start
+        stages = json.loads((Path(out) / "report.json").read_text())["stages"]
+    print(f"{'stage':15s} {'seconds':>8s} {'share':>6s} {'rows in':>9s} {'kept':>9s}  library calls")
+    for name, counts in stages.items():
+        calls = ", ".join(f"{library} {count:,}" for library, count in counts["calls"].items())
+        print(f"{name:15s} {counts['seconds']:8.1f} {counts['seconds'] / total:6.0%} {counts['in']:9,} "
+              f"{counts['kept']:9,}  {calls}")
+    rest = total - sum(counts["seconds"] for counts in stages.values())
+    print(f"{'the rest':15s} {rest:8.1f} {rest / total:6.0%}  (prepared rows, split, parquet, card)")
+    print(f"{'total':15s} {total:8.1f}")
 
 
 def main() -> None:

@@ -57,6 +57,11 @@ def test_every_count_matches_the_report_and_the_rows_behind_it(explorer, folder)
         rows = every_row(explorer, status="rejected", stage=entry["stage"], reason=entry["reason"])
         assert len(rows) == entry["rows"] == report["rejected"][entry["reason"]]
     assert sum(e["rows"] for e in overview["exchanges"]) == report["kept"]
+    assert overview["stages"] == report["stages"]
+    for name, counts in report["stages"].items():
+        assert len(every_row(explorer, status="rejected", stage=name)) == counts["rejected"]
+    statistics = json.loads((folder / "statistics.json").read_text())["sectors"]
+    assert overview["statistics"] == statistics and statistics[-1]["dialogues"] == report["kept"]
 
 
 def test_filters_search_and_paging(explorer):

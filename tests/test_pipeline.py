@@ -4,7 +4,7 @@ the accounting holds through every stage, and two runs write identical bytes."""
 import hashlib
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import pyarrow.parquet as pq
 import pytest
@@ -190,3 +190,61 @@ def test_every_row_has_a_unique_key_and_the_prompt_columns_of_ultrachat_200k(pre
         assert row["key"] == f"{row['source']}:{row['line']}"
         assert row["prompt"] == row["messages"][0]["content"]
         assert row["prompt_id"] == hashlib.sha256(row["prompt"].encode("utf-8")).hexdigest()
+
+
+def test_report_counts_every_stage_and_each_takes_what_the_one_before_kept(prepared):
+    out, _ = prepared
+    report = json.loads((out / "report.json").read_text())
+    stages = report["stages"]
+    assert list(stages) == ["read", "validate", "langid", "clean", "decontaminate", "dedup"]
+    assert stages["read"]["in"] == report["lines"] and stages["dedup"]["kept"] == report["kept"]
+    for before, after in zip(stages, list(stages)[1:]):
+        assert stages[after]["in"] == stages[before]["kept"]
+    rejects = pq.read_table(out / "rejects" / "all.parquet").to_pylist()
+    for name, counts in stages.items():
+        assert counts["in"] == counts["kept"] + counts["rejected"]
+        assert counts["rejected"] == sum(row["stage"] == name for row in rejects)
+        assert counts["seconds"] > 0
+    repaired = Counter()
+    for counts in stages.values():
+        repaired.update(counts["repaired"])
+    assert repaired == Counter(report["repaired"])
+    # The per-text library calls: langdetect for the dialogues the cheap signals leave open,
+    # ftfy for the turns that can need a repair (the corpus has mojibake and other languages).
+    assert 0 < stages["langid"]["calls"]["langdetect"] < stages["langid"]["in"]
+    assert stages["clean"]["calls"]["ftfy"] >= stages["clean"]["repaired"]["text_repaired"] > 0
+
+
+def test_a_duplicate_names_the_row_it_duplicates_in_columns(prepared):
+    out, _ = prepared
+    rejects = pq.read_table(out / "rejects" / "all.parquet")
+    kept = {(row["source"], row["line"]): row for path in out.glob("data/*/*.parquet")
+            for row in pq.read_table(path, columns=["source", "line", "id"]).to_pylist()}
+    duplicates = [row for row in rejects.to_pylist() if row["stage"] == "dedup"]
+    assert {row["reason"] for row in duplicates} == {"exact_duplicate", "near_duplicate"}
+    for row in duplicates:
+        target = kept[row["duplicate_of_source"], row["duplicate_of_line"]]  # a kept row
+        assert target["id"] == row["duplicate_of_id"]
+        assert row["detail"] == (f"duplicate of {row['duplicate_of_source']} line "
+                                 f"{row['duplicate_of_line']} (id {row['duplicate_of_id']})")
+    others = [row for row in rejects.to_pylist() if row["stage"] != "dedup"]
+    assert others and all(row["duplicate_of_source"] is None for row in others)
+
+
+def test_every_reason_a_stage_gives_is_one_it_declares(prepared):
+    from ultrachat_dataset.stages.registry import DECLARED
+    out, _ = prepared
+    declared = {stage.name: set(stage.reasons) for stage in DECLARED}
+    given = pq.read_table(out / "rejects" / "all.parquet", columns=["stage", "reason"]).to_pylist()
+    for row in given:
+        reason = "lang_<code>" if row["reason"].startswith("lang_") else row["reason"]
+        assert reason in declared[row["stage"]], row
+    assert {row["stage"] for row in given} == set(declared)  # the corpus makes every stage reject
+
+
+def test_the_card_statistics_are_the_statistics_file(prepared):
+    from ultrachat_dataset.insight.stats import format_table, read_statistics
+    out, _ = prepared
+    measured = read_statistics(out)
+    assert [row.name for row in measured] == ["world", "writing", "assistance", "all"]
+    assert format_table([("this dataset", row) for row in measured]) in (out / "README.md").read_text()

@@ -96,10 +96,6 @@ class DatasetWriter:
         self.shard_options = shard_options
         self.writers: dict[tuple[str, str], ShardWriter] = {}
 
-    def write(self, prepared: pa.Table, test: np.ndarray) -> None:
-        """Prepared rows (`prepared_table`), and which of them go to `test` (`is_test`)."""
-        self.write_parts(route(prepared, test), np.ones(prepared.num_rows, bool))
-
     def write_parts(self, parts: list[Part], kept: np.ndarray) -> None:
         """Parts cut by `route`, keeping only the rows `kept` (by row number in the block): as
         slices of the block where few rows are dropped (`rows_where`), so no text is copied."""
