@@ -24,7 +24,16 @@ def readme_table() -> dict[str, set[str]]:
 
 
 def test_the_readme_reason_table_is_the_registry():
-    assert readme_table() == {stage: set(codes) for stage, codes in REGISTRY.items()}
+    declared = {stage: set(codes) for stage, codes in REGISTRY.items()}
+    listed = readme_table()
+    missing = {stage: codes - listed.get(stage, set()) for stage, codes in declared.items()}
+    extra = {stage: codes - declared.get(stage, set()) for stage, codes in listed.items()}
+    assert listed == declared, (f"README.md's reason table: add {_nonempty(missing)}, drop "
+                                f"{_nonempty(extra)} (a row `| stage | `code` | meaning |`)")
+
+
+def _nonempty(by_stage: dict) -> dict:
+    return {stage: sorted(codes) for stage, codes in by_stage.items() if codes}
 
 
 def test_the_readme_repairs_are_the_registry():
