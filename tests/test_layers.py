@@ -103,7 +103,7 @@ def test_the_rules_catch_what_they_are_for():
               "ultrachat_dataset.training.streaming": {"ultrachat_dataset.prepare.pipeline"}}
     assert len(violations(upward)) == 2
     circle = {"ultrachat_dataset.prepare.pipeline": {"ultrachat_dataset.dataset.card"},
-              "ultrachat_dataset.dataset.card": {"ultrachat_dataset.insight.stats"},
-              "ultrachat_dataset.insight.stats": {"ultrachat_dataset.prepare.pipeline"}}
-    assert find_circle(circle) == ["ultrachat_dataset.dataset.card", "ultrachat_dataset.insight.stats",
+              "ultrachat_dataset.dataset.card": {"ultrachat_dataset.insight.load"},
+              "ultrachat_dataset.insight.load": {"ultrachat_dataset.prepare.pipeline"}}
+    assert find_circle(circle) == ["ultrachat_dataset.dataset.card", "ultrachat_dataset.insight.load",
                                    "ultrachat_dataset.prepare.pipeline", "ultrachat_dataset.dataset.card"]

@@ -243,7 +243,7 @@ def test_every_reason_a_stage_gives_is_one_it_declares(prepared):
 
 
 def test_the_card_statistics_are_the_statistics_file(prepared):
-    from ultrachat_dataset.insight.stats import format_table, read_statistics
+    from ultrachat_dataset.insight.tables import format_table, read_statistics
     out, _ = prepared
     measured = read_statistics(out)
     assert [row.name for row in measured] == ["world", "writing", "assistance", "all"]

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import needs
-from ultrachat_dataset.insight.stats import compute, load_dialogues, mtld, stats_of, topic_diversity, words
+from ultrachat_dataset.insight.load import load_dialogues, stats_of
+from ultrachat_dataset.insight.stats import compute, mtld, topic_diversity, words
 from ultrachat_dataset.release.synth import EXCHANGES, synthesize
 
 TEXTS = [

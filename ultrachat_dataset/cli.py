@@ -113,7 +113,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> None:
-    from .insight.stats import stats_text
+    from .insight.tables import stats_text
     print(stats_text(args.paths, args.config, args.sample, args.seed, args.tokenizer,
                      progress=not args.quiet))
     if args.plot:

@@ -20,15 +20,9 @@ from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from ..insight.stats import (
-    STATS_SAMPLE,
-    TOKEN_SAMPLE_FACTOR,
-    StatsCollector,
-    compute_folder,
-    format_table,
-    read_statistics,
-    write_statistics,
-)
+from ..insight.load import compute_folder
+from ..insight.stats import STATS_SAMPLE, TOKEN_SAMPLE_FACTOR, StatsCollector
+from ..insight.tables import format_table, read_statistics, write_statistics
 from ..layout import CONFIG_DESCRIPTIONS, SPLITS, data_files, dataset_features, folder_configs, shard_files
 from ..rejects import Report, by_count
 from ..release.sources import ALL_FILES

@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
-from ..insight.stats import read_statistics
+from ..insight.tables import read_statistics
 from ..layout import PREPARED_SCHEMA, SPLITS
 from ..release.sources import ALL_FILES, GENERATED_PATTERN
 

@@ -17,7 +17,7 @@ import pyarrow.compute as pc  # noqa: E402
 
 from ..rejects import by_count
 from ..turns import TurnLayout
-from .stats import load_dialogues
+from .load import load_dialogues
 
 
 def plot_all(table: pa.Table, out_dir: str | Path, rejected: dict[str, int] | None = None) -> list[Path]:

@@ -1,7 +1,7 @@
-"""The statistics of the paper's Table 4, per sector and overall, for any form of the data.
+"""The statistics of the paper's Table 4, per sector and overall, over `messages` arrays
+(`insight.load` reads them from a folder or a file; `insight.tables` shows them).
 
-Inputs: a prepared folder (after cleaning), a raw release folder (before: read and validated
-only), or a parquet / JSON Lines file in messages, ShareGPT or raw form. Counts and lengths are
+Counts and lengths are
 exact over every dialogue, in vectors; lexical diversity (MTLD, McCarthy & Jarvis 2010, averaged
 over utterances) and topic diversity (mean pairwise cosine distance of dialogue embeddings) use a
 seeded sample. Tokens are whitespace tokens unless a tokenizer is given (the paper's tokenizer is
@@ -13,23 +13,17 @@ cannot be computed offline.
 
 from __future__ import annotations
 
-import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from ..errors import ConfigError
 from ..formats import MESSAGES_TYPE as MESSAGES
 from ..hashing import mix64, stable_hashes
-from ..layout import shard_files
-from ..progress import progress_bar
 from ..stages.normalize import whitespace_tokens
 from ..turns import TurnLayout, one_array
 
@@ -73,47 +67,6 @@ def _mtld_pass(tokens: list[str], threshold: float) -> float:
 def words(text: str) -> list[str]:
     """The tokens MTLD counts: lower-case words, punctuation dropped."""
     return _WORD.findall(text.lower())
-
-
-def is_prepared_folder(path: str | Path) -> bool:
-    path = Path(path)
-    return path.is_dir() and (path / "README.md").is_file() and (path / "data").is_dir()
-
-
-def stats_of(path: str | Path, config: str = "all", sample: int = 2000, seed: int = 0,
-             tokenizer=None, progress: bool = False) -> list[SectorStats]:
-    """Stats of anything `load_dialogues` reads; a prepared folder is streamed."""
-    if is_prepared_folder(path):
-        return compute_folder(path, config, sample, seed, tokenizer, progress)
-    return compute(load_dialogues(path, config, progress), sample, seed, tokenizer)
-
-
-def load_dialogues(path: str | Path, config: str = "all", progress: bool = False) -> pa.Table:
-    """`sector` and `messages` of every dialogue in a prepared folder, a release folder or a file."""
-    from ..formats import convert
-    path = Path(path)
-    if is_prepared_folder(path):
-        from ..layout import split_files
-        files = [f for split in ("train", "test") for f in split_files(path, config, split)]
-        return pa.concat_tables(pq.read_table(f, columns=["sector", "messages"]) for f in files)
-    if path.is_dir():  # the raw release: read and validated, nothing cleaned
-        from ..rejects import Report
-        from ..release.sources import local_inputs
-        from ..stages.reading import read_validated
-        blocks = [rows.select(["sector", "data"])
-                  for rows in read_validated(local_inputs(config, path), Report(), progress=progress)]
-        table = pa.concat_tables(blocks)
-    elif path.suffix == ".parquet":
-        table = pq.read_table(path)
-    elif path.suffix in (".jsonl", ".json"):
-        import pyarrow.json as pajson
-        table = pajson.read_json(path)
-    else:
-        raise ConfigError(f"{path}: give a prepared folder, a release folder, or a .parquet/.jsonl")
-    sector = (table.column("sector") if "sector" in table.column_names
-              else pa.nulls(table.num_rows, pa.string()))
-    messages = convert(table, "messages").column("messages")
-    return pa.table({"sector": sector, "messages": messages})
 
 
 STATS_SAMPLE = 500  # utterances (MTLD) and dialogues (topic diversity) the card's stats sample
@@ -282,31 +235,11 @@ def compute(table: pa.Table, sample: int = 2000, seed: int = 0, tokenizer=None) 
     """Stats per sector (rows with no sector: 'unlabelled'), then for all rows together."""
     sectors = pc.fill_null(table.column("sector"), "unlabelled")
     parts = {name: table.filter(pc.equal(sectors, name)) for name in sorted(set(sectors.to_pylist()))}
-    return _summarise({name: [part.column("messages")] for name, part in parts.items()},
+    return summarise({name: [part.column("messages")] for name, part in parts.items()},
                       sample, seed, tokenizer)
 
 
-def compute_folder(folder: str | Path, config: str = "all", sample: int = 2000, seed: int = 0,
-                   tokenizer=None, progress: bool = False) -> list[SectorStats]:
-    """The same over a prepared folder, streamed row group by row group: memory stays flat."""
-    from ..layout import folder_configs
-    sources, rows = {}, 0
-    for sector in folder_configs(folder)[config]:
-        files = shard_files(folder, [sector])
-        rows += sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        sources[sector] = _messages_of_files(files)
-    with progress_bar(progress, total=rows, unit=" dialogues", desc="statistics") as bar:
-        return _summarise(sources, sample, seed, tokenizer, bar.update)
-
-
-def _messages_of_files(files: list[Path]):
-    for path in files:
-        parquet = pq.ParquetFile(path)
-        for group in range(parquet.num_row_groups):
-            yield parquet.read_row_group(group, columns=["messages"]).column("messages")
-
-
-def _summarise(sources: dict, sample: int, seed: int, tokenizer,
+def summarise(sources: dict, sample: int, seed: int, tokenizer,
                on_rows=lambda count: None) -> list[SectorStats]:
     """sources: sector -> iterable of `messages` arrays. Each sector, then `all`."""
     collector = StatsCollector(list(sources), sample, seed, tokenizer)
@@ -374,57 +307,3 @@ def topic_diversity(messages: pa.Array | pa.ChunkedArray, dims: int = 1 << 18) -
     # Not `total @ total`: BLAS splits a dot of 2^18 over threads that then spin idle for ~0.1 s
     # each, CPU taken from the writers finishing the run at the same moment.
     return float(1 - (np.square(total).sum() - len(np.unique(doc))) / (n * (n - 1)))
-
-
-STATISTICS_FILE = "statistics.json"  # in a prepared folder: what its card's table is made from
-
-
-def write_statistics(out: Path, rows: list[SectorStats], sample: int) -> Path:
-    """The folder's statistics as data (the card renders them; the explorer reads them)."""
-    path = Path(out) / STATISTICS_FILE
-    path.write_text(json.dumps({"sample": sample, "token_sample": sample * TOKEN_SAMPLE_FACTOR,
-                                "sectors": [asdict(row) for row in rows], "paper": PAPER}, indent=2) + "\n")
-    return path
-
-
-def read_statistics(out: Path) -> list[SectorStats] | None:
-    """The statistics `write_statistics` wrote, or None where the folder has none (an older
-    folder, or one changed by hand: the explorer then shows none)."""
-    try:
-        stored = json.loads((Path(out) / STATISTICS_FILE).read_text(encoding="utf-8"))
-        return [SectorStats(**row) for row in stored["sectors"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def format_table(rows: list[tuple[str, SectorStats]], include_paper: bool = True) -> str:
-    """A Markdown table: one row a (label, stats), and the paper's row."""
-    header = ("| data | sector | dialogues | avg exchanges | avg dialogue tokens | "
-              "avg utterance tokens | MTLD | topic diversity |\n|---|---|---:|---:|---:|---:|---:|---:|")
-    lines = [header]
-    for label, s in rows:
-        lines.append(f"| {label} | {s.name} | {s.dialogues:,} | {s.avg_exchanges:.2f} | "
-                     f"{s.avg_dialogue_tokens:.1f} | {s.avg_utterance_tokens:.1f} | {s.mtld:.1f} | "
-                     f"{s.topic_diversity:.3f} |")
-    if include_paper:
-        p = PAPER
-        lines.append(f"| paper (Table 4) | all | {p['dialogues']:,} | {p['avg_exchanges']} | "
-                     f"{p['avg_dialogue_tokens']} | {p['avg_utterance_tokens']} | {p['mtld']} | "
-                     f"{p['topic_diversity']} |")
-    return "\n".join(lines)
-
-
-def stats_text(paths: list, config: str, sample: int, seed: int, tokenizer_name: str | None,
-               progress: bool = False) -> str:
-    """The Table 4 measures of each path (a release folder, a prepared folder or a file) as text,
-    with a note on how they were measured. `tokenizer_name`: count tokens with it (a folder or a
-    Hub name; the `chat` extra), else whitespace."""
-    from ..tokenizer import load_tokenizer
-    tokenizer = load_tokenizer(tokenizer_name) if tokenizer_name else None
-    rows = [(str(path), sector_stats) for path in paths
-            for sector_stats in stats_of(path, config, sample, seed, tokenizer, progress)]
-    return (f"{format_table(rows)}\n\ntokens: {tokenizer_name or 'whitespace'}, lengths averaged over "
-            f"up to {TOKEN_SAMPLE_FACTOR * sample:,} sampled dialogues a row (all, where fewer; counts "
-            f"exact); MTLD over up to {sample:,} sampled utterances; topic diversity: TF-IDF (hashed "
-            f"uni+bigrams) over up to {sample:,} sampled "
-            "dialogues; coherence (ChatGPT-rated) not computable offline")
