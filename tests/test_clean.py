@@ -114,6 +114,47 @@ def test_sentence_case_fix_never_touches_code_urls_or_identifiers(text, expected
     assert fix_sentence_case(text) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # Sentence starts that are certain: fixed.
+    ("That was fun! can we go again?", "That was fun! Can we go again?"),
+    ("Did it work? it did.", "Did it work? It did."),
+    ("Great! thanks. bye.", "Great! Thanks. Bye."),
+    # A name or title ending in ! or ?: never.
+    ("I collect the Funko Zap! figures from that line.", None),
+    ("Visit the ZOOM! website today.", None),
+    ("She won on Quizzo! last year.", None),
+    # Abbreviations: units, months, streets, titles, states, departments.
+    ("Add 2 tbsp. sugar and 1 tsp. salt.", None),
+    ("Mix in 3 oz. of cheese.", None),
+    ("It runs from Sept. through Nov. each year.", None),
+    ("Turn left at 9th Ave. and walk on.", None),
+    ("Ask the Dept. of Parks.", None),
+    ("The new Mass. law applies.", None),
+    ("Talk to Prof. reyes first.", None),
+    # Quotations, verse and lists, pasted material: quoted as written.
+    ('He wrote "stop! the road is closed" on the sign. it stayed.',
+     'He wrote "stop! the road is closed" on the sign. It stayed.'),
+    ("The note said “hurry. the bus leaves” and we ran.", None),
+    ("Rain on the hill. the wind\nwalks on. the grass bends\nand sleeps.", None),
+    ("Given the text: he left early. the door was open.\nWhat happened?", None),
+    ("Here is a piece of text: sales rose. the board met.\n\nSummarize it.", None),
+])
+def test_sentence_case_fixes_only_sentence_starts_it_is_sure_of(text, expected):
+    assert fix_sentence_case(text) == (text if expected is None else expected)
+
+
+def test_a_name_with_a_bang_anywhere_in_the_dialogue_is_a_name_everywhere():
+    from ultrachat_dataset.stages.casing import bang_names
+    dialogue = ["Tell me about the series Whirl! from that band.", "Whirl! is a set of songs.",
+                "where can I get whirl! tickets? thanks"]
+    names = bang_names(dialogue)
+    assert names == {"whirl"}
+    assert fix_sentence_case(dialogue[1], names) == dialogue[1]
+    assert fix_sentence_case(dialogue[2], names) == "where can I get whirl! tickets? Thanks"
+    result = clean(rows(dialogue + ["You can buy them online."]), CleanOptions())
+    assert result.rows.column("data").to_pylist()[0][2] == "where can I get whirl! tickets? Thanks"
+
+
 def test_filters_off_leave_text_alone():
     dialogue = ["Hello. how are you?", "As an AI language model, fine.", "Thanks!", "You're welcome!"]
     result = clean(rows(dialogue), CleanOptions(filters=()))

@@ -180,8 +180,10 @@ def test_every_reject_is_whole_names_its_id_and_says_what_failed(corpus, prepare
     assert ids_of_bad_json and all(ids_of_bad_json)  # cut lines still name their dialogue
 
 
-def test_every_row_has_a_unique_key_and_the_prompt_columns_of_ultrachat_200k(prepared):
+def test_every_row_has_a_unique_key_and_the_prompt_columns_of_ultrachat_200k(prepared, corpus):
     out, report = prepared
+    lines = {path.name: path.read_text(encoding="utf-8", errors="replace").split("\n")
+             for path in corpus[0].glob("*.json")}
     rows = [row for path in sorted(out.glob("data/*/*.parquet")) for row in pq.read_table(path).to_pylist()]
     keys = [row["key"] for row in rows]
     assert len(keys) == len(set(keys)) == report.totals().kept
@@ -189,7 +191,13 @@ def test_every_row_has_a_unique_key_and_the_prompt_columns_of_ultrachat_200k(pre
     for row in rows:
         assert row["key"] == f"{row['source']}:{row['line']}"
         assert row["prompt"] == row["messages"][0]["content"]
-        assert row["prompt_id"] == hashlib.sha256(row["prompt"].encode("utf-8")).hexdigest()
+    # prompt_id is ultrachat_200k's: the sha256 of the opener as released, before any repair.
+    repaired_openers = 0
+    for row in rows:
+        released = json.loads(lines[row["source"]][row["line"] - 1])["data"][0]
+        assert row["prompt_id"] == hashlib.sha256(released.encode("utf-8")).hexdigest()
+        repaired_openers += released != row["prompt"]
+    assert repaired_openers  # the corpus has openers that clean repairs (casing, mojibake)
 
 
 def test_report_counts_every_stage_and_each_takes_what_the_one_before_kept(prepared):

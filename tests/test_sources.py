@@ -68,3 +68,20 @@ def test_two_copies_of_one_release_file_are_an_error_naming_both(tmp_path):
     (tmp_path / f"{name}.gz").write_bytes(gzip.compress(b'{"id": "1", "data": ["a", "b"]}\n' * 2))
     with pytest.raises(SourceError, match=f"two copies of {name}: {name} and {name}.gz"):
         find_local(tmp_path, "world")
+
+
+def test_all_on_a_partial_release_names_the_sector_configs_that_would_work(tmp_path):
+    (tmp_path / "ultrachat_release_230407.json").write_text("")  # the world sector, whole
+    (tmp_path / "ultrachat_material_release_230412.json").write_text("")  # half of writing
+    with pytest.raises(SourceError) as error:
+        find_local(tmp_path, "all")
+    message = str(error.value)
+    assert ("lacks ultrachat_material_release_230417.json, ultrachat_existent_material_release_230420.json"
+            in message)
+    assert message.endswith("or prepare the sector config it holds whole: 'world' "
+                            "(`ultrachat prepare world ...`)")
+    (tmp_path / "ultrachat_material_release_230417.json").write_text("")
+    with pytest.raises(SourceError, match="configs it holds whole: 'world' or 'writing'"):
+        find_local(tmp_path, "all")
+    assert [found.path.name for found in find_local(tmp_path, "writing")] == [
+        "ultrachat_material_release_230412.json", "ultrachat_material_release_230417.json"]

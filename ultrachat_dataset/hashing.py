@@ -16,6 +16,12 @@ import polars_hash  # noqa: F401  (registers the `nchash` expressions)
 import pyarrow as pa
 
 
+def sha256_hex(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The sha256 of each string's UTF-8 bytes as lower-case hex, as `hashlib`'s `hexdigest()`."""
+    frame = pl.from_arrow(texts).alias("text").to_frame()
+    return frame.select(pl.col("text").chash.sha2_256())["text"].to_arrow().cast(pa.string())
+
+
 def stable_hashes(texts: pa.Array | pa.ChunkedArray | list[str], seed: int = 0) -> np.ndarray:
     """One uint64 XXH3-64 hash of each string's UTF-8 bytes (a null hashes as the empty string)."""
     if isinstance(texts, list):

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import polars_hash  # noqa: F401  (registers `chash`)
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..formats import data_to_messages
+from ..hashing import sha256_hex
 from ..layout import PREPARED_SCHEMA, SPLITS, UNLABELLED
 from ..names import TEST_FRACTION  # noqa: F401  (re-exported)
 from ..turns import rows_where
@@ -132,8 +132,9 @@ def prepared_table(rows: pa.Table) -> pa.Table:
     exchanges = pc.divide(pc.list_value_length(data), 2).cast(pa.int32())
     key = pc.binary_join_element_wise(rows.column("source"), rows.column("line").cast(pa.string()), ":")
     prompt = pc.list_element(data, 0)
-    prompt_id = pl.from_arrow(prompt).alias("p").to_frame().select(
-        pl.col("p").chash.sha2_256())["p"].to_arrow().cast(pa.string())  # hex, as hashlib's
+    # The validate stage hashes the opener as released (before any repair), as ultrachat_200k does.
+    prompt_id = (rows.column("prompt_id") if "prompt_id" in rows.column_names
+                 else sha256_hex(prompt))
     return pa.Table.from_arrays([key, rows.column("id"), rows.column("sector"), rows.column("source"),
                                  rows.column("line"), prompt, prompt_id, data_to_messages(data),
                                  exchanges, language], schema=PREPARED_SCHEMA)

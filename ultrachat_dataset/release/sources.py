@@ -86,9 +86,14 @@ def find_local(data_dir: str | Path, config: str) -> list[LocalFile]:
         if found:
             missing = [f.name for f in wanted if not any(x.release == f for x in found)]
             if missing:
+                complete = [sector for sector in SECTORS if config == "all" and origin == "tsinghua"
+                            and all(_local_path(directory, f.name) for f in release_files(sector, origin))]
+                also = (f", or prepare the sector config{'s' if len(complete) > 1 else ''} it holds "
+                        f"whole: {' or '.join(repr(sector) for sector in complete)} (`ultrachat prepare "
+                        f"{complete[0]} ...`)" if complete else "")
                 raise SourceError(f"{directory} holds part of the {origin} release for config "
                                   f"{config!r} but lacks {', '.join(missing)}: add them, or "
-                                  "download them with `ultrachat download`")
+                                  f"download them with `ultrachat download`{also}")
             return found
     names = ", ".join(f.name for f in release_files(config, "tsinghua"))
     if config != "all" and any(_local_path(directory, f.name) for f in HUB_FILES):

@@ -15,7 +15,6 @@ reason of the first, in the order of `Clean.reasons`.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +37,8 @@ from ..turns import (
     rows_where,
     string_buffers,
 )
+from . import casing
+from .casing import fix_sentence_case  # noqa: F401  (re-exported)
 from .stage import Stage, StageResult, option
 from .textlibs import FTFY_CONFIG, fix_turn_text  # noqa: F401  (FTFY_CONFIG: the repair's settings)
 
@@ -58,14 +59,6 @@ _WELCOME = r"(?i)^\W*(?:you'?re (?:very )?welcome|you are (?:very )?welcome|my p
 # ftfy's cost on text it repairs (measured on mojibake turns: ~0.46 us a character).
 _FTFY_SECONDS_PER_CHAR = 5e-7
 _POLITE_MAX_CHARS = 120  # a thanks longer than this carries a new request: keep it
-# A lowercase word after end punctuation that follows a letter: the place a sentence case fix goes.
-_CASE_CANDIDATE = r"[A-Za-z][.!?] +[a-z]"
-# The ending word (2+ letters, not after a letter or dot: not "e.g." or "config.py."), the spaces,
-# and, looked ahead so that it can end a sentence itself, a plain lowercase word.
-_CASE_FIX = re.compile(r"(?<![A-Za-z.])([A-Za-z]{2,}[.!?]) +(?=[a-z]+(?:[ ,;:!?]|\.(?:\s|$)|$))")
-_ABBREVIATIONS = {"e.g.", "i.e.", "etc.", "vs.", "approx.", "mr.", "mrs.", "ms.", "dr.", "st.",
-                  "no.", "fig.", "eq.", "cf.", "al.", "jr.", "sr.", "inc.", "ltd.", "co."}
-_PROTECTED_SPAN = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|\S*(?:://|www\.)\S*", re.S)
 
 
 @dataclass
@@ -118,10 +111,9 @@ class Clean(Stage):
             repaired["text_repaired"] = layout.any_per_row(repair_texts(edits, candidates))
         edits.apply(edits.measure(needs_trim), pc.utf8_trim_whitespace)
         if "casing" in options.filters:
-            candidates = edits.measure(lambda texts: matches(texts, _CASE_CANDIDATE))
+            candidates = edits.measure(lambda texts: matches(texts, casing.CANDIDATE))
             calls["sentence_case"] = int(candidates.sum())
-            changed = edits.apply(candidates, lambda texts: list(map(fix_sentence_case, texts.to_pylist())))
-            repaired["fixed_sentence_case"] = layout.any_per_row(changed)
+            repaired["fixed_sentence_case"] = layout.any_per_row(_fix_case(layout, edits, candidates))
         reasons = np.full(rows.num_rows, "", dtype=object)
         details = np.full(rows.num_rows, None, dtype=object)
         empty = edits.measure(is_blank)
@@ -176,26 +168,16 @@ def _unprintable(data, offsets):  # pragma: no cover (compiled; tested through m
     return found
 
 
-def fix_sentence_case(text: str) -> str:
-    """Capitalise lowercase words that start a sentence, outside code spans and URLs."""
-    pieces, last = [], 0
-    for span in _PROTECTED_SPAN.finditer(text):
-        pieces.append(_fix_case_outside_code(text[last:span.start()]))
-        pieces.append(span.group())
-        last = span.end()
-    pieces.append(_fix_case_outside_code(text[last:]))
-    return "".join(pieces)
-
-
-def _fix_case_outside_code(text: str) -> str:
-    starts = [match.end() for match in _CASE_FIX.finditer(text)
-              if match.group(1).lower() not in _ABBREVIATIONS]
-    if not starts:
-        return text
-    chars = list(text)
-    for start in starts:
-        chars[start] = chars[start].upper()
-    return "".join(chars)
+def _fix_case(layout: TurnLayout, edits: TurnEdits, candidates: np.ndarray) -> np.ndarray:
+    """Sentence case on the candidate turns, each knowing its dialogue's names (`bang_names`)."""
+    owners = layout.owner[candidates]
+    starts = np.cumsum(layout.lengths) - layout.lengths
+    names = {}
+    for owner in np.unique(owners).tolist():
+        turns = np.arange(starts[owner], starts[owner] + layout.lengths[owner])
+        names[owner] = casing.bang_names(edits.texts(turns).to_pylist())
+    return edits.apply(candidates, lambda texts: [casing.fix_sentence_case(text, names[owner])
+                                                  for text, owner in zip(texts.to_pylist(), owners.tolist())])
 
 
 def _kept_rows(rows: pa.Table, layout: TurnLayout, edits: TurnEdits, dropped: np.ndarray,

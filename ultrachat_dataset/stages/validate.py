@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError
+from ..hashing import sha256_hex
 from ..turns import TurnLayout, flags, is_blank, rows_where, set_data
 from .stage import Stage, StageResult, option
 
@@ -81,6 +82,9 @@ class Validate(Stage):
                            layout.first_flagged(blank_turn)[rejected])
         rejects = self.rejected(rows, ~rejected, pa.array(reasons, pa.string()), details)
         repairs = Counter({"trimmed_dangling_turn": int(trimmed.sum())} if trimmed.any() else {})
+        # ultrachat_200k's prompt_id: the sha256 of the opening turn as released, before any
+        # repair, so that rows join with its rows whatever the later stages change.
+        kept = kept.append_column("prompt_id", sha256_hex(pc.list_element(kept.column("data"), 0)))
         return StageResult(kept, ~rejected, rejects, repairs)
 
 

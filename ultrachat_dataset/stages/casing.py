@@ -1,0 +1,102 @@
+"""Sentence case: capitalise a lowercase word that starts a sentence ("Hello. how are you?"), and
+leave the text alone wherever that could be wrong.
+
+A capital goes after `.`, `!` or `?` and spaces, before a plain lowercase word, except:
+- after an abbreviation (`ABBREVIATIONS`: units, months, streets, titles, US states, Latin and
+  business ones: "1 tsp. salt", "Sept. through Nov.", "the Dept. of Health");
+- after a word ending in `!` or `?` that is a name or a title: all caps ("the BRAVO! website"),
+  capitalised within a sentence ("Metallica Pop! figures", "love Yahoo! for"), or written so
+  anywhere in the dialogue (`bang_names`: "poems in Roar! draw ..." makes "Roar! is" a name too,
+  and "the metallica pop! figures" a name written in lower case);
+- inside code (fences and backticks), URLs, quotations ("..." and “...”), and lines of verse or of
+  a list: two or more short lines in a row;
+- anywhere in a turn that pastes material to work on (the release's templates: "Given the text:",
+  "Here is a piece of text:", "Answer according to:", ...): it is quoted as it was written.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Where a fix can go at all (a cheap regex over every turn picks the turns to look at).
+CANDIDATE = r"[A-Za-z][.!?] +[a-z]"
+# The ending word (2+ letters, not after a letter or dot: not "e.g." or "config.py."), the spaces,
+# and, looked ahead so that it can end a sentence itself, a plain lowercase word.
+_FIX = re.compile(r"(?<![A-Za-z.])([A-Za-z]{2,})([.!?]) +(?=[a-z]+(?:[ ,;:!?]|\.(?:\s|$)|$))")
+
+ABBREVIATIONS = frozenset({
+    # Latin, references and business
+    "etc", "vs", "approx", "cf", "al", "fig", "figs", "eq", "no", "nos", "vol", "vols",
+    "pp", "ch", "sec", "secs", "ed", "eds", "op", "cit", "ibid", "viz", "ca", "est", "dept", "depts",
+    "univ", "corp", "inc", "ltd", "co", "bros", "assn", "intl", "natl", "govt", "misc", "ref", "refs",
+    # titles
+    "mr", "mrs", "ms", "dr", "prof", "rev", "hon", "gen", "col", "capt", "lt", "sgt", "cmdr", "adm",
+    "gov", "sen", "rep", "reps", "pres", "supt", "jr", "sr", "st", "mt", "ft",
+    # streets and places
+    "ave", "blvd", "rd", "ln", "ct", "hwy", "pkwy", "pl", "sq", "ste", "apt", "bldg", "fl",
+    # months and days
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon", "tue",
+    "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
+    # units
+    "tsp", "tsps", "tbsp", "tbsps", "oz", "lb", "lbs", "qt", "qts", "pt", "pts", "gal", "gals", "doz",
+    "pkg", "pkgs", "kg", "mg", "ml", "cl", "dl", "cm", "mm", "km", "mi", "yd", "yds", "hr", "hrs",
+    "min", "mins", "temp", "deg",
+    # US states
+    "ala", "ariz", "ark", "calif", "colo", "conn", "del", "fla", "ga", "ill", "ind", "kan", "kans",
+    "ky", "la", "md", "mass", "mich", "minn", "miss", "mo", "mont", "neb", "nebr", "nev", "okla", "ore",
+    "pa", "penn", "tenn", "tex", "va", "vt", "wash", "wis", "wisc", "wyo",
+})
+
+_CODE_OR_URL = r"```.*?(?:```|$)|`[^`\n]*`|\S*(?:://|www\.)\S*"
+_QUOTATION = r'"[^"\n]*(?:\n(?!\s*\n)[^"\n]*)*"|“[^”]*”'
+_PROTECTED = re.compile(f"{_CODE_OR_URL}|{_QUOTATION}", re.S)
+# The release's templates for pasted material (user turns quote an article, a poem, a review).
+_PASTED_MATERIAL = re.compile(
+    r"(?i)\b(?:given the (?:text|material|passage)|here is a piece of text|answer according to|"
+    r"generate according to|read the passage below|based on the (?:passage|text|material) above|"
+    r"(?:text|passage|material|article|poem):\s*\n)")
+_SHORT_LINE = 60  # characters: two such lines in a row are verse or a list
+# A capitalised word ending in ! or ? inside a sentence (after a word, not after . ! ? or a line
+# start): a name ("Metallica Pop!", "in Roar!"), not an interjection ("Great!").
+_NAME_IN_SENTENCE = re.compile(r"(?<=[A-Za-z0-9,;] )([A-Z][A-Za-z]*)[!?]")
+
+
+def bang_names(texts: list[str]) -> frozenset[str]:
+    """The words of a dialogue written as names before `!` or `?` (lower-cased)."""
+    return frozenset(name.lower() for text in texts for name in _NAME_IN_SENTENCE.findall(text))
+
+
+def fix_sentence_case(text: str, names: frozenset[str] = frozenset()) -> str:
+    """The text with the sentence starts capitalised where that is certain (see the module).
+    `names`: the dialogue's `bang_names` (this turn's are found here in any case)."""
+    if _PASTED_MATERIAL.search(text):
+        return text
+    names = names | bang_names([text])
+    protected = [match.span() for match in _PROTECTED.finditer(text)] + _verse_lines(text)
+    starts = [match.end() for match in _FIX.finditer(text) if _ends_a_sentence(match, names)
+              and not any(low <= match.start() < high for low, high in protected)]
+    if not starts:
+        return text
+    chars = list(text)
+    for start in starts:
+        chars[start] = chars[start].upper()
+    return "".join(chars)
+
+
+def _ends_a_sentence(match: re.Match, names: set[str]) -> bool:
+    word, mark = match.group(1), match.group(2)
+    if mark == ".":
+        return word.lower() not in ABBREVIATIONS
+    return not word.isupper() and word.lower() not in names
+
+
+def _verse_lines(text: str) -> list[tuple[int, int]]:
+    """The spans of lines that have a short neighbour and are short themselves (a code fence's
+    marks are not lines of verse)."""
+    lines, start = [], 0
+    for line in text.split("\n"):
+        lines.append((start, start + len(line)))
+        start += len(line) + 1
+    short = [0 < high - low <= _SHORT_LINE and not text.startswith("```", low) for low, high in lines]
+    return [span for index, span in enumerate(lines) if short[index]
+            and ((index > 0 and short[index - 1]) or (index + 1 < len(lines) and short[index + 1]))]
