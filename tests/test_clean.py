@@ -64,16 +64,62 @@ def test_turn_ends_are_trimmed_and_a_turn_empty_after_repair_is_rejected():
 
 
 @pytest.mark.parametrize("assistant", [
-    "As an AI language model, I cannot say.",
     "I do not have personal opinions, but here are facts.",
     "Well, I don't have emotions like humans do.",
-    "as an ai, I think...",
+    "I do not have a subjective experience of taste, but cooks say it is sweet.",
+    "I don't have childhood memories, yet many people describe the smell of rain.",
+    "I cannot feel emotions the way a person does.",
 ])
-def test_self_disclaimers_are_rejected(assistant):
+def test_an_assistant_saying_it_has_no_emotions_or_opinions_drops_the_dialogue_by_default(assistant):
     result = clean(rows(["q", assistant], ["q", "A plain answer about AI language models."]),
                    CleanOptions())
     assert result.rejects.column("reason").to_pylist() == ["self_disclaimer"]
     assert result.rows.column("id").to_pylist() == ["1"]
+
+
+DISCLAIMING = [["Which tea is best?", "As an AI language model, I cannot taste tea. Green tea is popular."],
+               ["Where can I buy it now?", "I do not have access to real-time stock data. Try a local shop."],
+               ["Do you like it?", "I don't have opinions, but many people enjoy it."]]
+
+
+def test_disclaimers_by_default_the_ones_ultrachat_200k_dropped_are_dropped_the_others_flagged():
+    result = clean(rows(*DISCLAIMING), CleanOptions())
+    assert result.rejects.column("reason").to_pylist() == ["self_disclaimer"]
+    assert result.rows.column("flags").to_pylist() == [["ai_identity"], ["capability_disclaimer"]]
+    assert result.flagged == {"ai_identity": 1, "capability_disclaimer": 1}
+
+
+HELLO = ["Hello?", "Hi there."]
+MIXED = DISCLAIMING[0] + DISCLAIMING[2] + HELLO  # an identity, a no-opinions and a plain exchange
+ONLY_DISCLAIMING = DISCLAIMING[0] + DISCLAIMING[2]
+
+
+def policies(policy):
+    return clean(rows(MIXED, ONLY_DISCLAIMING), CleanOptions(disclaimers=policy, ai_identity=policy))
+
+
+def test_disclaimers_drop_dialogue():
+    result = policies("drop_dialogue")
+    assert result.rows.num_rows == 0
+    assert result.rejects.column("reason").to_pylist() == ["self_disclaimer", "self_disclaimer"]
+    assert result.rejects.column("detail").to_pylist() == ["turn 3 disclaims", "turn 3 disclaims"]
+
+
+def test_disclaimers_drop_exchange():
+    result = policies("drop_exchange")
+    assert result.rows.column("data").to_pylist() == [HELLO]
+    assert result.repairs["dropped_disclaimer_exchange"] == 1
+    assert result.rejects.column("reason").to_pylist() == ["self_disclaimer"]  # nothing left
+    assert result.rejects.column("detail").to_pylist() == ["2 exchanges disclaim (limit every one)"]
+
+
+@pytest.mark.parametrize("policy, flags", [("flag", ["self_disclaimer", "ai_identity"]), ("keep", [])])
+def test_disclaimers_flag_or_keep(policy, flags):
+    result = policies(policy)
+    assert result.rejects.num_rows == 0
+    assert result.rows.column("data").to_pylist() == [MIXED, ONLY_DISCLAIMING]
+    assert result.rows.column("flags").to_pylist() == [flags, flags] if flags else \
+        "flags" not in result.rows.column_names
 
 
 def test_a_user_disclaimer_is_not_the_assistant_disclaiming():
@@ -225,3 +271,34 @@ def test_rows_where_gives_the_rows_a_filter_gives_sharing_text_only_when_most_st
         assert not shared
     if size > 1 and mask.sum() == size - 1:  # one row dropped: the rest are slices, no copy
         assert shared
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The Vortex\u0622\u00ae keyboard", "The Vortex\u00ae keyboard"),  # C2 AE read as cp1256
+    ("a caf\u0623\u00a9 near the park", "a caf\u00e9 near the park"),  # C3 A9
+    ("heat to 180\u0622\u00b0C", "heat to 180\u00b0C"),
+    ("\u0622\u00a9 2020 the authors", "\u00a9 2020 the authors"),
+    ("\u0627\u0644\u0633\u0644\u0627\u0645 \u0622\u00ae", None),  # Arabic in the turn: left alone
+    ("\u0622\u067e", None),  # an Arabic word, not a misread pair
+    ("plain text", None),
+])
+def test_cp1256_mojibake_is_read_back_only_where_it_cannot_be_arabic(text, expected):
+    from ultrachat_dataset.stages.mojibake import fix_cp1256
+    assert fix_cp1256(text) == (text if expected is None else expected)
+
+
+def test_the_clean_stage_repairs_cp1256_and_counts_it():
+    result = clean(rows(["Is the Vortex\u0622\u00ae good?", "Yes."], ["q", "a"]), CleanOptions())
+    assert result.rows.column("data").to_pylist()[0][0] == "Is the Vortex\u00ae good?"
+    assert result.repairs["fixed_cp1256_mojibake"] == 1
+
+
+def test_a_lost_character_is_flagged_or_rejected_never_guessed():
+    dialogue = ["My mum\ufffds recipe?", "Bake it at 200\ufffdC."]
+    flagged = clean(rows(dialogue, ["q", "a"]), CleanOptions())
+    assert flagged.rows.column("data").to_pylist()[0] == dialogue  # no guess at what was lost
+    assert flagged.rows.column("flags").to_pylist() == [["replacement_character"], []]
+    assert flagged.flagged == {"replacement_character": 1}
+    rejected = clean(rows(dialogue, ["q", "a"]), CleanOptions(replacement_character="reject"))
+    assert rejected.rejects.column("reason").to_pylist() == ["replacement_character"]
+    assert rejected.rejects.column("detail").to_pylist() == ["turn 0 holds U+FFFD"]

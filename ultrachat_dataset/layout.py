@@ -39,6 +39,9 @@ PREPARED_SCHEMA = pa.schema([
     ("messages", MESSAGES_TYPE),
     ("num_exchanges", pa.int32()),
     ("language", pa.string()),
+    # What the stages noticed and kept (a policy of "flag"): filter on it, e.g. drop the rows
+    # whose flags hold "replacement_character". Codes and meanings: the README's table of flags.
+    ("flags", pa.list_(pa.string())),
 ])
 
 

@@ -75,11 +75,13 @@ class FileReport:
     kept: int = 0
     rejected: Counter = field(default_factory=Counter)
     repaired: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
         return {"lines": self.lines, "kept": self.kept,
                 "rejected": dict(sorted(self.rejected.items())),
-                "repaired": dict(sorted(self.repaired.items()))}
+                "repaired": dict(sorted(self.repaired.items())),
+                "flagged": dict(sorted(self.flagged.items()))}
 
 
 @dataclass
@@ -92,22 +94,25 @@ class StageCounts:
     kept: int = 0
     rejected: int = 0
     repaired: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)
     calls: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     def add(self, rows_in: int, kept: int, rejected: int, repairs: Counter, seconds: float,
-            calls: Counter | None = None) -> None:
+            calls: Counter | None = None, flagged: Counter | None = None) -> None:
         self.rows_in += rows_in
         self.kept += kept
         self.rejected += rejected
         self.repaired.update(repairs)
+        self.flagged.update(flagged or {})
         self.calls.update(calls or {})
         self.seconds += seconds
 
     def as_dict(self) -> dict:
         return {"in": self.rows_in, "kept": self.kept, "rejected": self.rejected,
-                "repaired": dict(sorted(self.repaired.items())), "calls": dict(sorted(self.calls.items())),
-                "seconds": round(self.seconds, 3)}
+                "repaired": dict(sorted(self.repaired.items())),
+                "flagged": dict(sorted(self.flagged.items())),
+                "calls": dict(sorted(self.calls.items())), "seconds": round(self.seconds, 3)}
 
 
 @dataclass
@@ -129,8 +134,9 @@ class Report:
         file, and everything in the stage's row (the caller writes the rejects)."""
         self.add_rejects(result.rejects)
         self.add_repairs(source, result.repairs)
+        self.file(source).flagged.update(result.flagged)
         self.stage(stage).add(rows_in, result.rows.num_rows, result.rejects.num_rows, result.repairs,
-                              seconds, result.calls)
+                              seconds, result.calls, result.flagged)
 
     def add_lines(self, source: str, count: int) -> None:
         self.file(source).lines += count
@@ -149,6 +155,7 @@ class Report:
             total.kept += counts.kept
             total.rejected.update(counts.rejected)
             total.repaired.update(counts.repaired)
+            total.flagged.update(counts.flagged)
         return total
 
     def check(self) -> None:

@@ -100,6 +100,21 @@ def rows_where(rows: pa.Table, keep: np.ndarray) -> pa.Table:
 _MOST_SLICES = 64  # beyond this, slicing costs more than copying a block's rows
 
 
+def add_flag(rows: pa.Table, flagged: np.ndarray, flag: str) -> pa.Table:
+    """The rows with `flag` added to the `flags` list of those `flagged` (the column made when
+    the first flag is given): what a stage noticed in a row it keeps."""
+    if not flagged.any():
+        return rows
+    current = (rows.column("flags").to_pylist() if "flags" in rows.column_names
+               else [[] for _ in range(rows.num_rows)])
+    for row in np.flatnonzero(flagged).tolist():
+        current[row] = [*current[row], flag]
+    column = pa.array(current, pa.list_(pa.string()))
+    if "flags" in rows.column_names:
+        return rows.set_column(rows.schema.get_field_index("flags"), "flags", column)
+    return rows.append_column("flags", column)
+
+
 def set_data(rows: pa.Table, data: pa.Array) -> pa.Table:
     return rows.set_column(rows.schema.get_field_index("data"), "data", data)
 

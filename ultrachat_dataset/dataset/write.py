@@ -135,9 +135,11 @@ def prepared_table(rows: pa.Table) -> pa.Table:
     # The validate stage hashes the opener as released (before any repair), as ultrachat_200k does.
     prompt_id = (rows.column("prompt_id") if "prompt_id" in rows.column_names
                  else sha256_hex(prompt))
+    flags = (rows.column("flags") if "flags" in rows.column_names
+             else pa.array([[]] * rows.num_rows, pa.list_(pa.string())))
     return pa.Table.from_arrays([key, rows.column("id"), rows.column("sector"), rows.column("source"),
                                  rows.column("line"), prompt, prompt_id, data_to_messages(data),
-                                 exchanges, language], schema=PREPARED_SCHEMA)
+                                 exchanges, language, flags], schema=PREPARED_SCHEMA)
 
 
 class ShardWriter:

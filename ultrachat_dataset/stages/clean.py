@@ -29,6 +29,7 @@ from ..offload import map_texts
 from ..turns import (
     TurnEdits,
     TurnLayout,
+    add_flag,
     flags,
     is_blank,
     lists_of,
@@ -37,23 +38,35 @@ from ..turns import (
     rows_where,
     string_buffers,
 )
-from . import casing
+from . import casing, mojibake
 from .casing import fix_sentence_case  # noqa: F401  (re-exported)
 from .stage import Stage, StageResult, option
 from .textlibs import FTFY_CONFIG, fix_turn_text  # noqa: F401  (FTFY_CONFIG: the repair's settings)
 
 FILTERS = {
-    "self_disclaimer": "reject dialogues whose assistant says 'As an AI language model' or "
-                       "'I do not have emotions / personal experiences / opinions' (as ultrachat_200k)",
+    "self_disclaimer": "find the assistant's disclaimers ('I do not have emotions or opinions', 'As an "
+                       "AI language model', 'I do not have access to real-time data') and apply "
+                       "--disclaimers and --ai-identity to them",
     "polite_closing": "trim closing 'Thank you' / 'You're welcome' exchanges from the end",
     "casing": "capitalise sentence starts after . ! ? ('Hello. how are you?'), never in code or URLs",
 }
 DEFAULT_FILTERS = tuple(FILTERS)
 
+DISCLAIMER_POLICIES = ("drop_dialogue", "drop_exchange", "flag", "keep")
 _B = r"(?-u:\b)"  # an ASCII word boundary
-_DISCLAIMER = (rf"(?i){_B}as an ai{_B}|{_B}as an? (?:ai )?language model{_B}|{_B}i (?:do not|don't|"
-               r"cannot|can't) (?:have|experience|possess) (?:any )?(?:personal )?(?:emotions|"
-               rf"feelings|opinions|experiences|preferences|beliefs){_B}")
+_NOT = r"i (?:do not|don't|do n't|cannot|can't|can not) "
+# ultrachat_200k's filter, as its card tells it: the assistant says it has no emotions or opinions.
+_SELF_DISCLAIMER = (rf"(?i){_B}{_NOT}(?:have|experience|possess|hold|form|feel) (?:any |a )?(?:personal |"
+                    r"subjective |human |real |my own )?(?:emotions?|feelings?|opinions?|beliefs?|"
+                    rf"subjective experiences?|consciousness|childhood memories|personal experiences?){_B}")
+# What the assistant says it is: "As an AI language model, ...", "I am an AI, ...".
+_AI_IDENTITY = (rf"(?i){_B}(?:as an? (?:ai|artificial intelligence|(?:ai |artificial intelligence )?language "
+                r"model|virtual assistant|chatbot)|i(?: am|'m) (?:just |only |merely )?an? (?:ai|artificial "
+                rf"intelligence|(?:ai )?language model|virtual assistant|computer program)){_B}")
+# What it cannot reach (kept by ultrachat_200k: often followed by a useful answer): flagged only.
+_CAPABILITY = (rf"(?i){_B}{_NOT}(?:have )?(?:access|browse|search|connect)[^.\n]{{0,40}}"
+               rf"{_B}(?:real-time|internet|current|latest|up-to-date|the web|live){_B}")
+_ANY_DISCLAIMER = rf"(?i){_B}(?:{_NOT}|as an? |i(?: am|'m) )"  # a cheap first look
 _THANKS = r"(?i)^\W*(?:great|ok(?:ay)?|perfect|awesome|cool)?\W*(?:thanks?|thank you)\b"
 _WELCOME = r"(?i)^\W*(?:you'?re (?:very )?welcome|you are (?:very )?welcome|my pleasure|glad (?:i|to))"
 # ftfy's cost on text it repairs (measured on mojibake turns: ~0.46 us a character).
@@ -70,11 +83,25 @@ class CleanOptions:
     max_exchanges: int | None = option(None, "reject dialogues with more exchanges than N")
     min_chars: int | None = option(None, "reject dialogues with fewer characters than N")
     max_chars: int | None = option(None, "reject dialogues with more characters than N")
+    disclaimers: str = option("drop_dialogue", "an assistant turn saying it has no emotions or opinions "
+                              "(ultrachat_200k's filter): drop the dialogue, drop the exchange, flag it "
+                              "(`self_disclaimer` in the row's flags), or keep it",
+                              choices=DISCLAIMER_POLICIES)
+    ai_identity: str = option("flag", "an assistant turn saying 'As an AI language model' (ultrachat_200k "
+                              "kept them): drop the dialogue, drop the exchange, flag it (`ai_identity`), "
+                              "or keep it", choices=DISCLAIMER_POLICIES)
+    replacement_character: str = option("flag", "a turn holding U+FFFD (a character lost before the "
+                                        "release, 'Dad\ufffds'): flag the dialogue (`replacement_character`) "
+                                        "or reject it", choices=("flag", "reject"))
 
     def __post_init__(self):
         unknown = [name for name in self.filters if name not in FILTERS]
         if unknown:
             raise ConfigError(f"unknown filter {', '.join(unknown)}: choose from {', '.join(FILTERS)}")
+        for name, allowed in (("disclaimers", DISCLAIMER_POLICIES), ("ai_identity", DISCLAIMER_POLICIES),
+                              ("replacement_character", ("flag", "reject"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} {getattr(self, name)!r}: choose from {', '.join(allowed)}")
 
 
 class Clean(Stage):
@@ -85,7 +112,12 @@ class Clean(Stage):
     summary = "repairs text (ftfy, white space, sentence case) and applies the content filters"
     reasons = {
         "empty_after_cleaning": "a turn is empty once repaired and trimmed",
-        "self_disclaimer": "an assistant turn disclaims being an AI with no emotions or opinions",
+        "replacement_character": "a turn holds U+FFFD, a character lost before the release "
+                                 "(--replacement-character reject)",
+        "self_disclaimer": "an assistant turn says it has no emotions or opinions (--disclaimers "
+                           "drop_dialogue; with drop_exchange: every exchange does)",
+        "ai_identity": "an assistant turn says 'As an AI language model' (--ai-identity drop_dialogue; "
+                       "with drop_exchange: every exchange does)",
         "only_polite_closing": "nothing is left once the polite closing exchanges are trimmed",
         "too_few_exchanges": "fewer exchanges than --min-exchanges",
         "too_many_exchanges": "more exchanges than --max-exchanges",
@@ -95,20 +127,35 @@ class Clean(Stage):
     repairs = {
         "text_repaired": "ftfy changed at least one turn (mojibake, control characters, ...)",
         "trimmed_polite_closing": "closing 'Thank you' / 'You're welcome' exchanges were trimmed",
+        "fixed_cp1256_mojibake": "UTF-8 read as Windows-1256 was read back ('HyperX\u0622\u00ae' -> "
+                                 "'HyperX\u00ae'), which ftfy cannot do",
         "fixed_sentence_case": "a sentence start was capitalised",
+        "dropped_disclaimer_exchange": "exchanges whose assistant turn disclaims were dropped "
+                                       "(--disclaimers or --ai-identity drop_exchange)",
+    }
+    flags = {
+        "replacement_character": "a turn holds U+FFFD, a character lost before the release",
+        "self_disclaimer": "an assistant turn says it has no emotions or opinions (--disclaimers flag)",
+        "ai_identity": "an assistant turn says 'As an AI language model' (--ai-identity flag)",
+        "capability_disclaimer": "an assistant turn says it has no access to real-time or current "
+                                 "data (ultrachat_200k kept these; often a useful answer follows)",
     }
     Options = CleanOptions
 
     def apply(self, rows: pa.Table) -> StageResult:
         options = self.options
         repaired: dict[str, np.ndarray] = {}  # repair kind -> rows it changed
+        flagged: dict[str, np.ndarray] = {}  # flag -> rows given it
         calls = Counter()
         layout = TurnLayout.of(rows.column("data"))
         edits = TurnEdits(layout.turns)
+        not_ascii = may_need_repair(edits.original)  # the only turns ftfy, cp1256 or U+FFFD concern
         if options.fix_text:
-            candidates = may_need_repair(edits.original)
-            calls["ftfy"] = int(candidates.sum())
-            repaired["text_repaired"] = layout.any_per_row(repair_texts(edits, candidates))
+            calls["ftfy"] = int(not_ascii.sum())
+            repaired["text_repaired"] = layout.any_per_row(repair_texts(edits, not_ascii))
+            misread = _turns_matching(edits, not_ascii, mojibake.CANDIDATE)
+            repaired["fixed_cp1256_mojibake"] = layout.any_per_row(
+                edits.apply(misread, lambda texts: list(map(mojibake.fix_cp1256, texts.to_pylist()))))
         edits.apply(edits.measure(needs_trim), pc.utf8_trim_whitespace)
         if "casing" in options.filters:
             candidates = edits.measure(lambda texts: matches(texts, casing.CANDIDATE))
@@ -119,11 +166,12 @@ class Clean(Stage):
         empty = edits.measure(is_blank)
         _mark(reasons, layout.any_per_row(empty), "empty_after_cleaning", details,
               _turn_details(layout, empty, "is empty once repaired and trimmed"))
-        if "self_disclaimer" in options.filters:
-            # Assistant turns only; searching them in place beats copying them out (user turns are short).
-            disclaims = edits.measure(lambda texts: matches(texts, _DISCLAIMER)) & ~layout.is_user
-            _mark(reasons, layout.any_per_row(disclaims), "self_disclaimer", details,
-                  _turn_details(layout, disclaims, "disclaims"))
+        lost = _turns_matching(edits, not_ascii, "\ufffd")
+        if options.replacement_character == "reject":
+            _mark(reasons, layout.any_per_row(lost), "replacement_character", details,
+                  _turn_details(layout, lost, "holds U+FFFD"))
+        else:
+            flagged["replacement_character"] = layout.any_per_row(lost)
         dropped, lengths = np.zeros(len(layout.turns), bool), layout.lengths
         if "polite_closing" in options.filters:
             dropped, trimmed = _polite_closings(layout, edits)
@@ -131,13 +179,64 @@ class Clean(Stage):
             repaired["trimmed_polite_closing"] = trimmed > 0
             _mark(reasons, lengths // 2 == 0, "only_polite_closing", details,
                   _counted(trimmed, "closing exchanges trimmed", 0))
+        if "self_disclaimer" in options.filters:
+            dropped, lengths = self._disclaimers(layout, edits, dropped, lengths, reasons, details,
+                                                 repaired, flagged)
         _mark_length_limits(reasons, details, layout, edits, dropped, lengths, options)
         kept = reasons == ""
         rejects = self.rejected(rows, kept, pa.array(reasons[~kept].tolist(), pa.string()),
                                 details[~kept].tolist())
         repairs = Counter({kind: int((changed & kept).sum()) for kind, changed in repaired.items()})
-        return StageResult(_kept_rows(rows, layout, edits, dropped, lengths, kept), kept, rejects,
-                           +repairs, +calls)
+        result = _kept_rows(rows, layout, edits, dropped, lengths, kept)
+        for flag, rows_flagged in flagged.items():
+            result = add_flag(result, rows_flagged[kept], flag)
+        flags = Counter({flag: int((rows_flagged & kept).sum()) for flag, rows_flagged in flagged.items()})
+        return StageResult(result, kept, rejects, +repairs, +calls, +flags)
+
+    def _disclaimers(self, layout: TurnLayout, edits: TurnEdits, dropped: np.ndarray, lengths: np.ndarray,
+                     reasons: np.ndarray, details: np.ndarray, repaired: dict, flagged: dict):
+        """The assistant's disclaimers, each kind by its policy: the turns and lengths once the
+        exchanges to drop are dropped."""
+        assistant = ~layout.is_user & ~dropped
+        looked_at = edits.measure(lambda texts: matches(texts, _ANY_DISCLAIMER)) & assistant
+        said = _turns_matching(edits, looked_at)
+        flagged["capability_disclaimer"] = layout.any_per_row(said(_CAPABILITY))
+        dropping = np.zeros(len(layout.turns), bool)
+        dropped_for = np.full(len(lengths), "", dtype=object)  # the first kind an exchange is dropped for
+        for code, pattern, policy in (("self_disclaimer", _SELF_DISCLAIMER, self.options.disclaimers),
+                                      ("ai_identity", _AI_IDENTITY, self.options.ai_identity)):
+            turns = said(pattern)
+            if policy == "drop_dialogue":
+                _mark(reasons, layout.any_per_row(turns), code, details,
+                      _turn_details(layout, turns, "disclaims"))
+            elif policy == "flag":
+                flagged[code] = layout.any_per_row(turns)
+            elif policy == "drop_exchange":
+                dropping |= turns
+                dropped_for[layout.any_per_row(turns) & (dropped_for == "")] = code
+        if not dropping.any():
+            return dropped, lengths
+        dropping[np.flatnonzero(dropping) - 1] = True  # the user turn each answers
+        exchanges = np.bincount(layout.owner[dropping], minlength=len(lengths)) // 2
+        for code in ("self_disclaimer", "ai_identity"):  # nothing left: rejected for what was said
+            _mark(reasons, (exchanges == lengths // 2) & (dropped_for == code), code, details,
+                  _counted(exchanges, "exchanges disclaim", "every one"))
+        repaired["dropped_disclaimer_exchange"] = exchanges > 0
+        return dropped | dropping, lengths - 2 * exchanges
+
+
+def _turns_matching(edits: TurnEdits, among: np.ndarray, pattern: str | None = None):
+    """Which turns of `among` match `pattern` (their text now; only they are read). Without a
+    pattern: a function of a pattern, for several patterns over the same turns."""
+    chosen = np.flatnonzero(among)
+    texts = edits.texts(chosen) if len(chosen) else None
+
+    def matching(pattern: str) -> np.ndarray:
+        found = np.zeros(len(among), bool)
+        if texts is not None:
+            found[chosen] = matches(texts, pattern)
+        return found
+    return matching(pattern) if pattern is not None else matching
 
 
 def repair_texts(edits: TurnEdits, candidates: np.ndarray | None = None) -> np.ndarray:

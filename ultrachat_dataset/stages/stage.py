@@ -40,13 +40,15 @@ def option(default: Any, help: str, *, flag: str | None = None, choices=None, wo
 class StageResult:
     """What a stage made of a block: the rows it keeps (repaired, in order), which input rows
     they are, the rows it rejects with reason and detail (`rejects.REJECT_SCHEMA`, the rows as
-    they came), the repairs it made to kept rows, and its calls to per-text libraries."""
+    they came), the repairs it made to kept rows, the flags it gave them, and its calls to per-text
+    libraries."""
 
     rows: pa.Table
     kept: np.ndarray
     rejects: pa.Table
     repairs: Counter = field(default_factory=Counter)
     calls: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)  # flag -> kept rows given it (`turns.add_flag`)
 
 
 class Stage:
@@ -57,6 +59,7 @@ class Stage:
     summary: ClassVar[str]  # what it does, in a line (the card's table of stages)
     reasons: ClassVar[dict[str, str]] = {}  # code -> meaning, in the order rules are tried
     repairs: ClassVar[dict[str, str]] = {}
+    flags: ClassVar[dict[str, str]] = {}  # what it marks in kept rows' `flags` column
     Options: ClassVar[type]
     ordered: ClassVar[bool] = False
 
