@@ -87,3 +87,49 @@ def test_the_compiled_signals_equal_the_regex_signals(texts):
     for index in np.flatnonzero(plain):
         assert (words[index], english[index], chars[index]) == (
             expected_words[index], expected_english[index], expected_chars[index]), texts[index]
+
+
+ENGLISH_Q = ("Here is a short story I wrote for my class. The old keeper of the lighthouse lived alone on a "
+             "small island far from the coast. Every night he climbed the long stairs to light the lamp, "
+             "and the ships that passed would greet him with their horns from far away. He kept a small "
+             "garden of beans and onions, and he mended his own nets when the winter storms tore them. "
+             "One spring morning a letter came from his daughter, who lived in the city and worked at a "
+             "bakery near the harbour. She asked him to come and live with her, now that he was old. He "
+             "read the letter many times, sitting on the rocks by the water. Could you translate the "
+             "story for my students?")
+SPANISH_TURN = ("Claro. El viejo guardián del faro vivía solo en una isla pequeña. Cada noche subía "
+                "las escaleras para encender la luz, y los barcos que pasaban lo saludaban desde lejos. "
+                "Un día llegó una carta de su hija, que vivía en la ciudad.")
+ARABIC_TURN = ("كان حارس المنارة العجوز يعيش وحده في جزيرة صغيرة. كل ليلة كان يصعد الدرج ليشعل "
+               "الضوء، وكانت السفن التي تمر تحييه من بعيد. وفي يوم من الأيام وصلته رسالة من ابنته.")
+ENGLISH_A = ("The old keeper lived alone on a small island. Every night he climbed the stairs to light "
+             "the lamp, and the ships that passed would greet him from far away.")
+
+
+def turn_rows(*dialogues):
+    return pa.Table.from_pylist([{"id": str(i), "data": d, "sector": None, "source": "f", "line": i + 1}
+                                 for i, d in enumerate(dialogues)], schema=ROW_SCHEMA)
+
+
+def test_a_whole_turn_in_another_language_is_flagged_naming_the_turn():
+    dialogues = [[ENGLISH_Q, SPANISH_TURN, "Thanks, and in English?", ENGLISH_A],
+                 [ENGLISH_Q, ARABIC_TURN, "Thanks, and in English?", ENGLISH_A],
+                 [ENGLISH_Q, ENGLISH_A, "Who wrote it?", "A sailor called José Núñez, in 1910."],
+                 CODE_HEAVY]
+    result = LanguageFilter().apply(turn_rows(*dialogues))
+    assert result.rows.num_rows == 4 and result.rejects.num_rows == 0
+    assert result.rows.column("flags").to_pylist() == [["turn_language"], ["turn_language"], [], []]
+    assert result.flagged == {"turn_language": 2}
+    rejected = LanguageFilter(LanguageOptions(turn_languages="reject")).apply(turn_rows(*dialogues))
+    assert rejected.rows.column("id").to_pylist() == ["2", "3"]
+    assert rejected.rejects.column("reason").to_pylist() == ["turn_language", "turn_language"]
+    assert rejected.rejects.column("detail").to_pylist() == ["turn 1 is es; kept: en",
+                                                             "turn 1 is ar; kept: en"]
+    off = LanguageFilter(LanguageOptions(turn_languages="off")).apply(turn_rows(*dialogues))
+    assert "flags" not in off.rows.column_names and off.rejects.num_rows == 0
+
+
+def test_a_turn_in_a_language_kept_is_not_flagged():
+    result = LanguageFilter(LanguageOptions(languages=("en", "es"))).apply(
+        turn_rows([ENGLISH_Q, SPANISH_TURN, "Thanks, and in English?", ENGLISH_A]))
+    assert "flags" not in result.rows.column_names and result.rows.num_rows == 1

@@ -40,4 +40,12 @@ def test_the_readme_repairs_are_the_registry():
     text = README.read_text()
     listed = text[text.index("Repairs (the row is kept"):]
     listed = listed[:listed.index("\n\n")]
-    assert set(re.findall(r"`([a-z]+_[a-z_]+)`", listed)) == set(registry.REPAIR_KINDS)
+    assert set(re.findall(r"`([a-z]+_[a-z0-9_]+)`", listed)) == set(registry.REPAIR_KINDS)
+
+
+def test_the_readme_flags_are_the_registry():
+    text = README.read_text()
+    listed = text[text.index("Flags (the row is kept"):]
+    listed = listed[:listed.index("\n\n")]
+    named = set(re.findall(r"`([a-z]+_[a-z0-9_]+)`", listed)) - {"flags", "flagged"}
+    assert named == set(registry.FLAGS)

@@ -26,7 +26,7 @@ from ..insight.tables import format_table, read_statistics, write_statistics
 from ..layout import CONFIG_DESCRIPTIONS, SPLITS, data_files, dataset_features, folder_configs, shard_files
 from ..rejects import Report, by_count
 from ..release.sources import ALL_FILES
-from ..stages.registry import DECLARED, REPAIR_KINDS, describe_reason
+from ..stages.registry import DECLARED, FLAGS, REPAIR_KINDS, describe_reason
 
 
 def split_sizes(out_dir: Path, folders: list[str]) -> dict[str, tuple[int, int, int]]:
@@ -118,6 +118,7 @@ def _body_variables(report: Report, config_rows: list[dict], repo_id: str, defau
                         for r, n in by_count(totals.rejected)],
         "repair_rows": [{"reason": r, "count": n, "meaning": REPAIR_KINDS.get(r, "")}
                         for r, n in by_count(totals.repaired)],
+        "flag_rows": [{"reason": r, "count": n, "meaning": FLAGS.get(r, "")} for r, n in by_count(totals.flagged)],
         "options": json.dumps(report.options, sort_keys=True, default=str),
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from ..rejects import Report, by_count
-from ..stages.registry import REPAIR_KINDS, describe_reason
+from ..stages.registry import FLAGS, REPAIR_KINDS, describe_reason
 
 
 def print_report(report: Report, title: str) -> None:
@@ -19,7 +19,8 @@ def print_report(report: Report, title: str) -> None:
         print(f"  {name:<{width}}  {counts.lines:>8}  {counts.kept:>8}  "
               f"{sum(counts.rejected.values()):>8}")
     for heading, counter, describe in (("rejected, by reason", totals.rejected, describe_reason),
-                                       ("repaired and kept", totals.repaired, REPAIR_KINDS.get)):
+                                       ("repaired and kept", totals.repaired, REPAIR_KINDS.get),
+                                       ("kept and flagged (the rows' `flags`)", totals.flagged, FLAGS.get)):
         if counter:
             print(f"\n{heading}:")
             for reason, count in by_count(counter):

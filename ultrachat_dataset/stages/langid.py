@@ -22,11 +22,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import ConfigError
 from ..offload import map_texts
-from ..turns import flags, opening_text, rows_where, string_buffers
+from ..turns import TurnLayout, add_flag, flags, matches, opening_text, rows_where, string_buffers
 from .normalize import plain_strings
 from .stage import Stage, StageResult, option
-from .textlibs import detect_language
+from .textlibs import UNKNOWN, detect_language
 
 SAMPLE_CHARS = 600
 LANGDETECT_CHARS = 300
@@ -48,28 +49,37 @@ class LanguageResult:
 
 def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
     samples = plain_strings(opening_text(data, SAMPLE_CHARS))
-    # Cheap signals: words (spaces + 1), English function words, letters beyond ASCII. ASCII
-    # samples (almost all) by one compiled pass; the others by the regexes, which define them.
-    words, english, chars, plain = cheap_signals(samples)
-    # Letters beyond ASCII (typographic quotes, dashes and spaces are not letters), counted only
-    # where the sample has any non-ASCII character at all: rarely.
-    non_ascii = np.zeros(len(chars), np.int64)
-    rest = np.flatnonzero(~plain)
-    if len(rest):
-        text = pl.from_arrow(samples.take(pa.array(rest)))
-        words[rest], english[rest], chars[rest] = _regex_signals(text)
-        non_ascii[rest] = (text.str.count_matches(r"\p{L}").to_numpy()
-                           - text.str.count_matches(r"[A-Za-z]").to_numpy())
+    words, english, chars, non_ascii = text_signals(samples)
     cheap = ((words >= MIN_WORDS) & (english >= MIN_ENGLISH_SHARE * words)
              & (non_ascii <= MAX_NON_ASCII_LETTERS * chars))
     languages = np.full(len(words), "en", dtype=object)
-    undecided = np.flatnonzero(~cheap)
-    if len(undecided):
-        texts = samples.take(pa.array(undecided)).to_pylist()
-        # On helper processes when there are many (`offload`): langdetect holds the GIL.
-        languages[undecided] = map_texts(detect_language, [text[:LANGDETECT_CHARS] for text in texts],
-                                         _LANGDETECT_SECONDS_PER_CHAR)
+    languages[~cheap] = _langdetect(samples, ~cheap)
     return LanguageResult(pa.array(languages.tolist(), pa.string()), cheap)
+
+
+def _langdetect(texts: pa.StringArray, chosen: np.ndarray) -> list[str]:
+    """langdetect's answer for the chosen texts (their first `LANGDETECT_CHARS` characters), on
+    helper processes when there are many (`offload`): it holds the GIL."""
+    picked = np.flatnonzero(chosen)
+    if not len(picked):
+        return []
+    openings = [text[:LANGDETECT_CHARS] for text in texts.take(pa.array(picked)).to_pylist()]
+    return map_texts(detect_language, openings, _LANGDETECT_SECONDS_PER_CHAR)
+
+
+def text_signals(texts: pa.StringArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Words (spaces + 1), English function words, characters and letters beyond ASCII of each
+    text. ASCII texts (almost all) by one compiled pass; the others by the regexes, which define
+    them (typographic quotes, dashes and spaces are not letters)."""
+    words, english, chars, plain = cheap_signals(texts)
+    non_ascii = np.zeros(len(chars), np.int64)
+    rest = np.flatnonzero(~plain)
+    if len(rest):
+        text = pl.from_arrow(texts.take(pa.array(rest)))
+        words[rest], english[rest], chars[rest] = _regex_signals(text)
+        non_ascii[rest] = (text.str.count_matches(r"\p{L}").to_numpy()
+                           - text.str.count_matches(r"[A-Za-z]").to_numpy())
+    return words, english, chars, non_ascii
 
 
 def cheap_signals(samples: pa.StringArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -127,18 +137,35 @@ def _ascii_signals(data, offsets, english_codes):  # pragma: no cover (compiled;
     return words, english, plain
 
 
+TURN_POLICIES = ("flag", "reject", "off")
+MIN_TURN_CHARS = 100  # a shorter turn (a name, a greeting, a quoted word) is never judged alone
+MAX_TURN_ENGLISH_SHARE = 0.03  # of words: English prose has ~30%; a translation has none
+MIN_TURN_OTHER_SCRIPT = 0.3  # of characters: letters beyond ASCII (Arabic, CJK, Cyrillic, ...)
+
+
 @dataclass
 class LanguageOptions:
     languages: tuple[str, ...] | None = option(
         ("en",), "languages to keep (langdetect codes), or any (no detection)", words={"any": None})
+    turn_languages: str = option("flag", "a whole turn in another language than the ones kept (a "
+                                 "translation; never short turns or code): flag the dialogue "
+                                 "(`turn_language`), reject it, or do not look", choices=TURN_POLICIES)
+
+    def __post_init__(self):
+        if self.turn_languages not in TURN_POLICIES:
+            raise ConfigError(f"turn_languages {self.turn_languages!r}: choose from "
+                              f"{', '.join(TURN_POLICIES)}")
 
 
 class LanguageFilter(Stage):
     """Rows in a language of `languages` (with a `language` column), and rejects `lang_<code>`."""
 
     name = "langid"
-    summary = "keeps the dialogues in the languages asked for (English by default)"
-    reasons = {"lang_<code>": "detected language <code> in the opening, not one of the languages kept"}
+    summary = ("keeps the dialogues in the languages asked for (English by default); marks a turn "
+               "in another language")
+    reasons = {"lang_<code>": "detected language <code> in the opening, not one of the languages kept",
+               "turn_language": "a whole turn is in another language (--turn-languages reject)"}
+    flags = {"turn_language": "a whole turn is in another language than the ones kept (a translation)"}
     Options = LanguageOptions
 
     @property
@@ -155,5 +182,38 @@ class LanguageFilter(Stage):
         details = pc.binary_join_element_wise(
             "detected ", rejected.column("language"), f" in the opening; kept: {', '.join(keep)}", "")
         calls = Counter({"langdetect": int((~result.cheap).sum())})
-        return StageResult(rows_where(rows, kept), kept, self.rejected(rows, kept, reasons, details),
+        rejects = self.rejected(rows, kept, reasons, details)
+        rows = rows_where(rows, kept)
+        if self.options.turn_languages == "off":
+            return StageResult(rows, kept, rejects, calls=+calls)
+        foreign, languages, looked_at = self._foreign_turns(rows)
+        calls["langdetect"] += looked_at
+        if self.options.turn_languages == "flag":
+            return StageResult(add_flag(rows, foreign, "turn_language"), kept, rejects, calls=+calls,
+                               flagged=+Counter({"turn_language": int(foreign.sum())}))
+        kept[np.flatnonzero(kept)[foreign]] = False
+        turn_rejects = self.rejected(rows, ~foreign, "turn_language",
+                                     [f"turn {language}; kept: {', '.join(keep)}" for language in languages])
+        return StageResult(rows_where(rows, ~foreign), kept, pa.concat_tables([rejects, turn_rejects]),
                            calls=+calls)
+
+    def _foreign_turns(self, rows: pa.Table) -> tuple[np.ndarray, list[str], int]:
+        """Which dialogues hold a whole turn in another language than the ones kept; for each, "K
+        is <code>" of its first such turn; and how many turns langdetect looked at.
+
+        Only long turns that the cheap signals cannot call English go to langdetect: almost no
+        English word among 20 or more, or mostly letters beyond ASCII; never code."""
+        layout = TurnLayout.of(rows.column("data"))
+        turns = plain_strings(layout.turns)
+        words, english, chars, non_ascii = text_signals(turns)
+        look = ((chars >= MIN_TURN_CHARS) & ~matches(turns, r"```|[{};]\s*\n")
+                & (((words >= MIN_WORDS) & (english <= MAX_TURN_ENGLISH_SHARE * words))
+                   | (non_ascii >= MIN_TURN_OTHER_SCRIPT * chars)))
+        detected = np.full(len(turns), "", dtype=object)
+        detected[look] = _langdetect(turns, look)
+        foreign_turn = look & ~np.isin(detected, [*self.options.languages, UNKNOWN])
+        foreign = layout.any_per_row(foreign_turn)
+        first = layout.first_flagged(foreign_turn)[foreign]
+        starts = (np.cumsum(layout.lengths) - layout.lengths)[foreign]
+        languages = [f"{position} is {detected[start + position]}" for position, start in zip(first, starts)]
+        return foreign, languages, int(look.sum())

@@ -18,6 +18,7 @@ DECLARED = (Read, *STAGES)  # the reader heads the pipeline: it takes bytes, not
 
 REASONS = {code: meaning for stage in DECLARED for code, meaning in stage.reasons.items()}
 REPAIR_KINDS = {kind: meaning for stage in DECLARED for kind, meaning in stage.repairs.items()}
+FLAGS = {flag: meaning for stage in DECLARED for flag, meaning in getattr(stage, "flags", {}).items()}
 
 
 def describe_reason(code: str) -> str:
