@@ -238,7 +238,8 @@ def _apply_defect(defect, record, composer, rng, written) -> list[bytes]:
         language = sorted(text.FOREIGN_SENTENCES)[int(rng.integers(len(text.FOREIGN_SENTENCES)))]
         record["data"] = composer.foreign_dialogue(language, len(data) // 2)
     elif defect == "casing":
-        data[0] = "Hello. " + data[0][0].lower() + data[0][1:]
+        # In an answer: a user turn may quote pasted material, where casing is left as written.
+        data[1] = "Sure. " + data[1][0].lower() + data[1][1:]
     elif defect == "self_disclaimer":
         data[1] = composer._pick(text.SELF_DISCLAIMERS) + " " + data[1]
     elif defect == "polite_closing":
