@@ -21,7 +21,8 @@ STAGE_REJECTS = {"self_disclaimer": "self_disclaimer", "duplicate": "exact_dupli
                  "benchmark_prompt": "benchmark_overlap"}
 STAGE_REPAIRS = {"polite_closing": "trimmed_polite_closing", "casing": "fixed_sentence_case",
                  "mojibake": "text_repaired", "odd_turns": "trimmed_dangling_turn",
-                 "numeric_id": "id_number_to_string"}
+                 "numeric_id": "id_number_to_string", "cp1256_mojibake": "fixed_cp1256_mojibake"}
+STAGE_FLAGS = {"replacement_character": "replacement_character"}
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,40 @@ def test_repairs_are_counted(corpus, prepared):
     totals = prepared[1].totals()
     for kind, repair in STAGE_REPAIRS.items():
         assert totals.repaired[repair] == len(defect_lines(data, kind)), kind
+
+
+def test_flags_are_counted_and_on_the_rows(corpus, prepared):
+    data, _ = corpus
+    out, report = prepared
+    flagged = {(row["source"], row["line"]): row["flags"] for path in sorted(out.glob("data/*/*.parquet"))
+               for row in pq.read_table(path, columns=["source", "line", "flags"]).to_pylist()}
+    for kind, flag in STAGE_FLAGS.items():
+        expected = {line for line in defect_lines(data, kind) if line in flagged}  # dedup may drop some
+        assert {line for line, flags in flagged.items() if flag in flags} == expected, kind
+        assert report.totals().flagged[flag] == len(defect_lines(data, kind))
+
+
+def test_what_real_text_holds_and_no_rule_can_be_sure_of_is_left_as_written(corpus, prepared):
+    """Lowercase paragraph starts are real, and left alone; names with !, abbreviations and
+    quotations the corpus holds stay as written: the clean corpus gets no sentence case edit."""
+    data, _ = corpus
+    out, _ = prepared
+    kept = {(row["source"], row["line"]): row["messages"] for path in sorted(out.glob("data/*/*.parquet"))
+            for row in pq.read_table(path, columns=["source", "line", "messages"]).to_pylist()}
+    lowercase = [line for line in defect_lines(data, "lowercase_paragraph") if line in kept]
+    assert lowercase
+    for line in lowercase:
+        assert re.search(r"\n\n[a-z]", kept[line][1]["content"])
+    clean_corpus = synthesize(out.parent / "clean-corpus", dialogues=600, seed=8, length_scale=0.5)
+    assert clean_corpus["files"]
+    report = prepare(local_inputs("all", out.parent / "clean-corpus"), out.parent / "clean-out", "all",
+                     progress=False)
+    assert report.totals().repaired.get("fixed_sentence_case", 0) == 0
+    traps = sum("Zap! figures" in turn or "tsp. salt" in turn or "Dept. of" in turn
+                for path in sorted((out.parent / "clean-out").glob("data/*/*.parquet"))
+                for row in pq.read_table(path, columns=["messages"]).to_pylist()
+                for turn in (message["content"] for message in row["messages"]))
+    assert traps  # the corpus holds them, and they came through unchanged
 
 
 def test_accounting_holds_through_every_stage(corpus, prepared):

@@ -118,7 +118,8 @@ def _body_variables(report: Report, config_rows: list[dict], repo_id: str, defau
                         for r, n in by_count(totals.rejected)],
         "repair_rows": [{"reason": r, "count": n, "meaning": REPAIR_KINDS.get(r, "")}
                         for r, n in by_count(totals.repaired)],
-        "flag_rows": [{"reason": r, "count": n, "meaning": FLAGS.get(r, "")} for r, n in by_count(totals.flagged)],
+        "flag_rows": [{"reason": r, "count": n, "meaning": FLAGS.get(r, "")}
+                      for r, n in by_count(totals.flagged)],
         "options": json.dumps(report.options, sort_keys=True, default=str),
     }
 

@@ -179,3 +179,93 @@ FOREIGN_SENTENCES = {
         "Кроме того, не стоит забывать, что у каждого человека есть свой опыт.",
     ],
 }
+
+# ---- The shapes of real UltraChat text (calibrated with ../shared/real-sample/measure.py; our
+# own phrases, no row of the sample). -------------------------------------------------------------
+
+# Ordinary typography, as ~11% of real turns carry it: curly quotes and apostrophes, dashes,
+# degrees, accents, pounds, trade marks.
+TYPOGRAPHY_SENTENCES = [
+    "It’s a detail that many {noun}s overlook.",
+    "That’s why the {noun} doesn’t always {verb_base} the {noun2}.",
+    "You’ll find that the {noun} won’t {verb_base} the {noun2} on its own.",
+    "The {noun}’s role is what people remember, and it’s {adj}.",
+    "We’re told the {noun} can’t {verb_base} the {noun2} – not at first.",
+    "Some call it the “{adj} {noun}” and that’s fair.",
+    "The {noun} – as most guides note – {verb} the {noun2}.",
+    "Some call it the “{adj} {noun}” of the {noun2}.",
+    "Bake it at 180°C (350°F) for about 25 minutes.",
+    "The old café on the corner {verb} the {noun} every weekend.",
+    "Tickets cost £12 for adults and £6 for children.",
+    "The Nordlys™ range {verb} the {noun} better than most.",
+    "José and Zoë wrote about the {noun} in their last report.",
+    "Don’t forget that the {noun} isn’t the same as the {noun2}.",
+    "The résumé should mention the {noun} — briefly.",
+    "Temperatures drop to −5°C in the {adj} season.",
+    "A piñata and a jalapeño salsa {verb} any {noun}.",
+    "The ‘{adj}’ label is what people remember.",
+    "Its naïve design {adv} {verb} the {noun}.",
+    "The {noun} in São Paulo {verb} the {noun2} each year.",
+]
+# Text that must stay as written: names and titles ending in ! or ?, abbreviations, quotations.
+CASING_TRAPS = [
+    "Fans of the Zap! figures from {topic} collect every {noun}.",
+    "The BOOM! website {verb} the {noun} with weekly posts.",
+    "Add 1 tsp. salt and 2 oz. cheese to the {noun}.",
+    "The office on 5th Ave. {verb} the {noun} from Sept. through Nov. each year.",
+    "Ask the Dept. of {topic} about the {noun}.",
+    "The sign read \"closed today. the staff are away\" for a week.",
+    "Prof. Lane says the {noun} {verb} the {noun2}.",
+]
+CAPABILITY_DISCLAIMERS = [
+    "I do not have access to real-time information about {topic}, but here is what is generally known.",
+    "I don't have access to real-time prices for the {noun}. However, the following usually holds.",
+    "I do not have access to the internet, but I can explain how the {noun} works.",
+]
+AI_IDENTITY_OPENERS = ["As an AI language model, I cannot visit the {noun}, but I can describe it."]
+LIST_INTROS = [
+    "Here are some {adj} ways to think about {topic}:",
+    "There are several {adj} points to consider:",
+    "Sure! Here are a few ideas about the {noun}:",
+    "The main steps are as follows:",
+]
+LIST_ITEMS = [
+    "{Adj} {noun}: The {noun} {verb} the {noun2} in a {adj} way.",
+    "Focus on the {noun}. It {adv} {verb} the {adj} {noun2}.",
+    "Plan the {noun} - a {adj} {noun2} {verb} the result.",
+    "Use a {adj} {noun} to support the {noun2}.",
+]
+LIST_OUTROS = [
+    "Overall, these {adj} steps {verb} the {noun}.",
+    "By following these tips, you can improve the {noun} over time.",
+]
+HEADINGS = ["## {Adj} {noun}", "### The {noun} and the {noun2}", "## Why {topic} matters"]
+RECIPE_INTROS = ["Here is a simple recipe for a {adj} {dish} that you can make at home.",
+                 "Sure! This {dish} is easy to make and tastes great."]
+DISHES = ["lentil soup", "banana bread", "vegetable curry", "tomato pasta", "apple crumble",
+          "chicken stew", "rice salad", "corn muffins"]
+INGREDIENTS = ["2 cups flour", "1 tsp. salt", "1 tbsp. olive oil", "3 oz. cheddar cheese",
+               "1 lb. ground beef", "2 cloves garlic, minced", "1 cup milk", "2 large eggs",
+               "1/2 cup sugar", "1 onion, chopped", "1 can diced tomatoes", "1 tsp. baking soda"]
+RECIPE_STEPS = ["Preheat the oven to 350°F.", "Mix the dry ingredients in a large bowl.",
+                "Add the wet ingredients and stir until smooth.", "Cook for 10 minutes over medium heat.",
+                "Pour the mixture into a greased pan.", "Let it cool for 5 minutes before serving."]
+CODE_SNIPPETS = [
+    "```python\ndef total(items):\n    result = 0\n    for item in items:\n        result += item.price\n"
+    "    return result\n```",
+    "```javascript\nconst names = users.map(user => user.name);\nconsole.log(names.join(\", \"));\n```",
+    "```sql\nSELECT name, COUNT(*) AS orders\nFROM customers\nGROUP BY name\nORDER BY orders DESC;\n```",
+]
+# The release's own prompt templates, typos included ("quesion").
+MATERIAL_QUESTIONS = [
+    "Read the passage below and answer the quesion or follow the instruction: {instruction}\n{material}",
+    "{material}\nBased on the passage above, {instruction_lower}",
+    "Given the text: {material}\n{instruction}",
+    "Generate according to: {material}",
+    "Here is a piece of text: {material}\n\nPlease {instruction_lower}",
+]
+SHORT_ANSWERS = ["Yes, that is right.", "It depends on the {noun}, but usually yes.",
+                 "The {noun} {verb} the {noun2}.", "No, the {noun} is not required."]
+# Sentences whose non-ASCII characters are all two bytes in UTF-8, as cp1256 mojibake takes them.
+LATIN1_SENTENCES = ["The Vortex® keyboard costs £40.", "Serve the soufflé at 60°C.",
+                    "The Aurora© logo is on every box.", "Rated ±2° by the maker."]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from ..names import DEFECTS, FILE_DEFECTS  # noqa: F401  (re-exported)
 from . import _synth_text as text
 from .sources import HUB_FILES, TSINGHUA_FILES
 
+_SENTENCE_END = re.compile(r"[a-z][.!?] (?=[A-Z])")  # where a sentence may go in between
 # Share of dialogues per Tsinghua file, close to the release's sector sizes.
 FILE_SHARES = {
     "ultrachat_release_230407.json": 0.39,
@@ -35,7 +37,17 @@ EXCHANGES = {
     "assistance": ((2, 3, 4), (0.30, 0.40, 0.30)),
 }
 USER_SENTENCES_MEAN = 3.0  # ~14 words a sentence: ~45 words a user turn (plus openers)
-ASSISTANT_SENTENCES_MEAN = 28.0  # ~400 words: together ~300 LLaMA tokens an utterance
+ASSISTANT_SENTENCES_MEAN = 34.0  # ~430 words: with the short answers, ~300 LLaMA tokens an utterance
+MATERIAL_SENTENCES = (10, 22)  # pasted material in assistance openers: ~750-1,700 characters
+
+# The shapes of real assistant turns (shares measured on the real sample, ../shared/real-sample,
+# as turns of all roles: a numbered list in ~10% of turns is one in ~19% of answers).
+ANSWER_SHAPES = {"short": 0.12, "numbered": 0.17, "recipe": 0.02, "bullets": 0.055, "code": 0.02,
+                 "headings": 0.009}  # the rest: paragraphs of prose
+TYPOGRAPHY_SHARE = 0.17  # of turns: curly quotes, dashes, degrees, accents, pounds, trade marks
+CASING_TRAP_SHARE = 0.03  # of answers: names with !, abbreviations, quotations (must stay as written)
+CAPABILITY_SHARE = 0.021  # of answers opening "I do not have access to real-time ..."
+AI_IDENTITY_SHARE = 0.001  # of answers opening "As an AI language model, ..."
 
 
 @dataclass
@@ -89,11 +101,12 @@ class _Composer:
 
     def _fill(self, template: str, **extra) -> str:
         verb = self._pick(text.VERBS)
-        words = {"adj": self._pick(text.ADJECTIVES), "noun": self._pick(text.NOUNS),
+        adjective = self._pick(text.ADJECTIVES)
+        words = {"adj": adjective, "Adj": adjective.capitalize(), "noun": self._pick(text.NOUNS),
                  "noun2": self._pick(text.NOUNS), "noun3": self._pick(text.NOUNS),
                  "verb": verb, "verb2": self._pick(text.VERBS), "verb_base": verb.removesuffix("s"),
                  "adv": self._pick(text.ADVERBS), "topic": self._pick(text.TOPICS),
-                 "form": self._pick(text.WRITING_FORMS)}
+                 "form": self._pick(text.WRITING_FORMS), "dish": self._pick(text.DISHES)}
         words.update(extra)
         return template.format(**words)
 
@@ -112,8 +125,9 @@ class _Composer:
                 opener += self._fill(self._pick(text.WRITING_DETAILS))
             return opener
         instruction = self._fill(self._pick(text.ASSISTANCE_INSTRUCTIONS))
-        return self._fill(self._pick(text.ASSISTANCE_TEMPLATES), material=self.paragraph(9),
-                          instruction=instruction,
+        material = self.paragraph(self.rng.integers(*MATERIAL_SENTENCES) / self.length_scale)
+        return self._fill(self._pick(text.ASSISTANCE_TEMPLATES + text.MATERIAL_QUESTIONS),
+                          material=material, instruction=instruction,
                           instruction_lower=instruction[0].lower() + instruction[1:])
 
     def dialogue(self, sector: str) -> list[str]:
@@ -124,8 +138,69 @@ class _Composer:
             user = self.opener(sector) if index == 0 else self._fill(self._pick(text.FOLLOW_UPS))
             if index and self.rng.random() < 0.5:
                 user += " " + self.paragraph(USER_SENTENCES_MEAN - 1)
-            turns += [user, self.paragraph(ASSISTANT_SENTENCES_MEAN)]
+            turns += [self._typography(user), self._typography(self.answer())]
         return turns
+
+    def answer(self) -> str:
+        """An assistant turn in one of the real shapes: prose, a short answer, a numbered or
+        bulleted list, a recipe, code, sections under headings."""
+        shapes, shares = list(ANSWER_SHAPES), list(ANSWER_SHAPES.values())
+        draw = self.rng.random()
+        shape = shapes[int(np.searchsorted(np.cumsum(shares), draw, side="right"))] \
+            if draw < sum(shares) else "prose"
+        if shape == "short":
+            return self._fill(self._pick(text.SHORT_ANSWERS))
+        mean = ASSISTANT_SENTENCES_MEAN
+        if shape == "numbered":
+            body = self._list(lambda n: f"{n}. ", mean)
+        elif shape == "bullets":
+            body = self._list(lambda n: "- ", mean)
+        elif shape == "recipe":
+            body = (self._fill(self._pick(text.RECIPE_INTROS)) + "\n\nIngredients:\n"
+                    + "\n".join(f"- {item}" for item in self._some(text.INGREDIENTS, 4, 8))
+                    + "\n\nInstructions:\n"
+                    + "\n".join(f"{n}. {step}" for n, step in
+                                 enumerate(self._some(text.RECIPE_STEPS, 3, 6), 1))
+                    + "\n\n" + self.paragraph(mean / 4))
+        elif shape == "code":
+            body = (self.paragraph(mean / 6) + "\n\n" + self._pick(text.CODE_SNIPPETS) + "\n\n"
+                    + self.paragraph(mean / 3))
+        elif shape == "headings":
+            body = "\n\n".join(self._fill(self._pick(text.HEADINGS)) + "\n\n" + self.paragraph(mean / 3)
+                                for _ in range(3))
+        else:
+            body = "\n\n".join(self.paragraph(mean / 3) for _ in range(3))
+        if self.rng.random() < CASING_TRAP_SHARE:
+            body += " " + self._fill(self._pick(text.CASING_TRAPS))
+        draw = self.rng.random()
+        if draw < CAPABILITY_SHARE:
+            body = self._fill(self._pick(text.CAPABILITY_DISCLAIMERS)) + " " + body
+        elif draw < CAPABILITY_SHARE + AI_IDENTITY_SHARE:
+            body = self._fill(self._pick(text.AI_IDENTITY_OPENERS)) + " " + body
+        return body
+
+    def _list(self, marker, mean: float) -> str:
+        items = self._some(range(3, 9), 1, 1)[0]
+        lines = [marker(n) + self._fill(self._pick(text.LIST_ITEMS)) + " " + self.paragraph(mean / 12)
+                 for n in range(1, items + 1)]
+        return (self._fill(self._pick(text.LIST_INTROS)) + "\n\n" + "\n".join(lines) + "\n\n"
+                + self._fill(self._pick(text.LIST_OUTROS)))
+
+    def _some(self, options, least: int, most: int) -> list:
+        count = int(self.rng.integers(least, most + 1))
+        return [options[i] for i in sorted(self.rng.choice(len(options), size=min(count, len(options)),
+                                                           replace=False))]
+
+    def _typography(self, turn: str) -> str:
+        """Some turns get a sentence of ordinary typography after their first sentence (11% of
+        all turns: short ones and one-sentence ones are left as they are)."""
+        if self.rng.random() >= TYPOGRAPHY_SHARE or len(turn) < 200:
+            return turn
+        first = _SENTENCE_END.search(turn)
+        if first is None:
+            return turn
+        cut = first.end()
+        return turn[:cut] + self._fill(self._pick(text.TYPOGRAPHY_SENTENCES)) + " " + turn[cut:]
 
     def foreign_dialogue(self, language: str, exchanges: int) -> list[str]:
         pool = text.FOREIGN_SENTENCES[language]
@@ -231,12 +306,20 @@ def _apply_defect(defect, record, composer, rng, written) -> list[bytes]:
         source = written[int(rng.integers(len(written)))]
         record["data"] = [_replace_words(turn, composer, rng, 0.01) for turn in source]
     elif defect == "mojibake":
-        record["data"] = [turn.replace("'", "\u2019").replace(" is ", " is\u00a0")
-                          .encode("utf-8").decode("cp1252", "replace") for turn in data]
+        record["data"] = [_sloppy_cp1252(turn.replace("'", "\u2019").replace(" is ", " is\u00a0")
+                                         .encode("utf-8")) for turn in data]
         record["data"][1] = "Caf\u00c3\u00a9 owners say it\u00e2\u20ac\u2122s " + record["data"][1]
     elif defect == "non_english":
         language = sorted(text.FOREIGN_SENTENCES)[int(rng.integers(len(text.FOREIGN_SENTENCES)))]
         record["data"] = composer.foreign_dialogue(language, len(data) // 2)
+    elif defect == "cp1256_mojibake":  # UTF-8 read as Windows-1256: "Vortex®" -> "Vortexآ®"
+        sentence = composer._pick(text.LATIN1_SENTENCES)
+        data[1] = data[1] + " " + sentence.encode("utf-8").decode("cp1256", "replace")
+    elif defect == "replacement_character":  # a character lost before the release: "Dad�s"
+        data[1] = data[1].replace(" the ", " the\ufffd", 1) if " the " in data[1] else data[1] + " \ufffd"
+    elif defect == "lowercase_paragraph":
+        paragraph = composer.paragraph(3)
+        data[1] = data[1] + "\n\n" + paragraph[0].lower() + paragraph[1:]
     elif defect == "casing":
         # In an answer: a user turn may quote pasted material, where casing is left as written.
         data[1] = "Sure. " + data[1][0].lower() + data[1][1:]
@@ -263,6 +346,13 @@ def _apply_defect(defect, record, composer, rng, written) -> list[bytes]:
     elif defect == "turn_not_string":
         data[1] = 42
     return []
+
+
+def _sloppy_cp1252(data: bytes) -> str:
+    """Bytes read as Windows-1252 the way real mojibake was made: the five bytes it leaves
+    undefined become the C1 controls of the same number (as ftfy's "sloppy" codec reads them)."""
+    return "".join(chr(byte) if byte in (0x81, 0x8D, 0x8F, 0x90, 0x9D) else bytes([byte]).decode("cp1252")
+                   for byte in data)
 
 
 def _replace_words(turn: str, composer: _Composer, rng: np.random.Generator, share: float) -> str:
