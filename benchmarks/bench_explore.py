@@ -3,7 +3,7 @@
     uv run python benchmarks/bench_explore.py [--dialogues 200000] [--out PREPARED]
     uv run --with duckdb python benchmarks/bench_explore.py --duckdb   # the same questions in DuckDB
 
-Prepares the benchmark's defect corpus once (bench-data/pipeline-<N>-0-prepared), serves it on
+Prepares the benchmark's defect corpus once (bench-data/pipeline-<N>-0-v<V>-prepared), serves it on
 127.0.0.1 and asks each question over HTTP as the page does, three times: prints the first and
 the best time. `--duckdb` also asks the costly questions of DuckDB over the same parquet files,
 side by side, the measurement behind choosing polars.
@@ -38,10 +38,10 @@ QUESTIONS = [
 def prepared(dialogues: int, out: Path | None) -> Path:
     if out is not None:
         return out
-    out = Path("bench-data") / f"pipeline-{dialogues}-0-prepared"
+    data = corpus(None, dialogues, 0, CONTENT_DEFECTS, "pipeline")
+    out = data.parent / f"{data.name}-prepared"
     if not (out / "report.json").exists():
         from ultrachat_dataset.prepare import local_inputs, prepare
-        data = corpus(None, dialogues, 0, CONTENT_DEFECTS, "pipeline")
         print(f"preparing {data} into {out} ...", flush=True)
         prepare(local_inputs("all", data), out, progress=False)
     return out

@@ -22,7 +22,8 @@ def corpus(directory: Path | None, dialogues: int, seed: int, defects: dict[str,
     """An existing corpus, or one synthesized once under bench-data/ and reused."""
     if directory is not None:
         return directory  # the user's corpus, used as it is
-    directory = Path("bench-data") / f"{label}-{dialogues}-{seed}"
+    from ultrachat_dataset.release.synth import CORPUS_VERSION
+    directory = Path("bench-data") / f"{label}-{dialogues}-{seed}-v{CORPUS_VERSION}"
     if not (directory / "manifest.json").exists():  # written last: a half-written corpus is redone
         from ultrachat_dataset.release.synth import synthesize
         print(f"synthesizing {dialogues} dialogues into {directory} ...", flush=True)

@@ -1,6 +1,6 @@
 """Screenshots of the explorer's main views for the README, taken in headless Chromium.
 
-    uv run python benchmarks/explore_screenshots.py [--out bench-data/pipeline-200000-0-prepared]
+    uv run python benchmarks/explore_screenshots.py [--out bench-data/pipeline-200000-0-v2-prepared]
 
 Writes docs/explore-overview.png, docs/explore-rejects.png and docs/explore-duplicate.png.
 """
@@ -21,7 +21,7 @@ VIEWS = [("overview", "#/"), ("rejects", "#/rows?status=rejected&reason=near_dup
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("bench-data/pipeline-200000-0-prepared"))
+    parser.add_argument("--out", type=Path, default=Path("bench-data/pipeline-200000-0-v2-prepared"))
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     from ultrachat_dataset.explore import Explorer, ExplorerServer
