@@ -91,7 +91,7 @@ print(json.dumps(out))
         assert {"train": counts["train"], "test": counts["test"]} == expected[config]
         assert counts["streamed"] == counts["train"]
         assert counts["columns"] == ["key", "id", "sector", "source", "line", "prompt", "prompt_id",
-                                     "messages", "num_exchanges", "language"]
+                                     "messages", "num_exchanges", "language", "flags"]
     default = run_python("import datasets, json; ds = datasets.load_dataset('ultrachat'); "
                          "print(json.dumps(ds['train'].num_rows))", published.parent)
     assert default == expected["all"]["train"]
