@@ -206,9 +206,12 @@ class LanguageFilter(Stage):
         layout = TurnLayout.of(rows.column("data"))
         turns = plain_strings(layout.turns)
         words, english, chars, non_ascii = text_signals(turns)
-        look = ((chars >= MIN_TURN_CHARS) & ~matches(turns, r"```|[{};]\s*\n")
+        look = ((chars >= MIN_TURN_CHARS)
                 & (((words >= MIN_WORDS) & (english <= MAX_TURN_ENGLISH_SHARE * words))
                    | (non_ascii >= MIN_TURN_OTHER_SCRIPT * chars)))
+        if look.any():  # code is no language: only the few turns looked at are searched for it
+            chosen = np.flatnonzero(look)
+            look[chosen[matches(turns.take(pa.array(chosen)), r"```|[{};]\s*\n")]] = False
         detected = np.full(len(turns), "", dtype=object)
         detected[look] = _langdetect(turns, look)
         foreign_turn = look & ~np.isin(detected, [*self.options.languages, UNKNOWN])
