@@ -1,0 +1,86 @@
+"""The gate before ftfy: every turn it passes over, ftfy would have returned unchanged; and each
+of its clauses is needed (a turn only that clause catches is one ftfy changes)."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ultrachat_dataset.release import _synth_text
+from ultrachat_dataset.release.synth import _sloppy_cp1252
+from ultrachat_dataset.stages.clean import may_need_repair
+from ultrachat_dataset.stages.ftfy_gate import CLAUSES, ftfy_can_change
+from ultrachat_dataset.stages.textlibs import fix_turn_text
+
+
+def gate(texts, clauses=None):
+    turns = pa.array(texts, pa.string())
+    return ftfy_can_change(turns, may_need_repair(turns), clauses)
+
+
+# Our own phrases, in the forms real text and real defects take.
+TYPOGRAPHY = [_synth_text.TYPOGRAPHY_SENTENCES[i].format(noun="lamp", noun2="desk", adj="bright",
+                                                          verb="lights", verb_base="light", adv="often")
+              for i in range(len(_synth_text.TYPOGRAPHY_SENTENCES))]
+MOJIBAKE = [_sloppy_cp1252(text.encode("utf-8")) for text in TYPOGRAPHY]  # as synth makes it
+CP1256 = [text.encode("utf-8").decode("cp1256", "replace") for text in _synth_text.LATIN1_SENTENCES]
+ONLY_ONE_CLAUSE = {  # a turn only this clause catches, and ftfy changes
+    "acted-on character": ["line one\r\nline two", "a \u2028 b", "the \ufb03ce", "x\x0by", "zero\u206awidth"],
+    "mojibake pattern": ["caf\u00c3\u00a9 au lait", "it\u00e2\u20ac\u2122s here"],
+    "not NFC": ["cafe\u0301 au lait", "A\u030a ring"],
+}
+HARD = [*TYPOGRAPHY, *MOJIBAKE, *CP1256, *(t for texts in ONLY_ONE_CLAUSE.values() for t in texts),
+        "plain ASCII text", "\ufffd lost", "\u00a0nbsp", "\u00c2\u00a0", "\x1b[31mred\x1b[0m", "\u0085",
+        "日本語のテキスト", "Привет", "\u00e9\u0301", "\ufeffbom", "tab\there", "form\x0cfeed"]
+
+
+def test_every_turn_the_gate_passes_over_ftfy_leaves_as_it_is():
+    passed = [text for text, changeable in zip(HARD, gate(HARD)) if not changeable]
+    assert passed and all(fix_turn_text(text) == text for text in passed)
+    fixed = [fix_turn_text(text) != text for text in MOJIBAKE]
+    assert sum(fixed) >= len(MOJIBAKE) - 1 and all(gate(MOJIBAKE)[fixed])  # mojibake goes to ftfy
+
+
+@pytest.mark.parametrize("clause", list(CLAUSES))
+def test_each_clause_is_needed(clause):
+    catches = ONLY_ONE_CLAUSE[clause]
+    others = {name: expression for name, expression in CLAUSES.items() if name != clause}
+    assert gate(catches).all() and not gate(catches, others).any()
+    assert all(fix_turn_text(text) != text for text in catches)  # so without it, ftfy is skipped wrongly
+
+
+TRICKY = ["\r", "\r\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1b[1m", "\x00", "\x7f", "\x9d",
+          "\ufeff", "\u206b", "\ufff9", "\ufb01", "\u0133", "\u01c6", "\u0301", "\u030a", "\u00c3",
+          "\u00a9", "\u00e2\u20ac", "\u2122", "\u00c2", "\u00a0", "\u00e9", "\u2019", "\u201c",
+          "\u2013", "\u00b0", "\u00a3", "\u0622", "\ufffd", "\u00ef\u00bb\u00bf", " ", "a", "\n",
+          "e\u0301", "A\u030a", "n\u0303", "\u212b"]  # the last four are not NFC
+hard_text = st.lists(st.one_of(st.sampled_from(TRICKY + MOJIBAKE + CP1256), st.text(max_size=4),
+                               st.characters(min_codepoint=0x80, max_codepoint=0x2FFF)),
+                     min_size=1, max_size=12).map("".join)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(hard_text, min_size=1, max_size=6))
+def test_the_gate_never_skips_a_turn_ftfy_would_change(texts):
+    texts = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]  # Arrow holds UTF-8
+    for text, changeable in zip(texts, gate(texts)):
+        if not changeable:
+            assert fix_turn_text(text) == text
+
+
+def test_on_the_real_like_corpus_few_turns_reach_ftfy_and_the_repair_is_the_same(tmp_path):
+    from ultrachat_dataset.rejects import Report
+    from ultrachat_dataset.release.sources import local_inputs
+    from ultrachat_dataset.release.synth import synthesize
+    from ultrachat_dataset.stages.reading import read_validated
+    synthesize(tmp_path, dialogues=300, seed=3, length_scale=0.4)
+    blocks = read_validated(local_inputs("all", tmp_path), Report(), progress=False)
+    turns = pa.concat_arrays([rows.column("data").combine_chunks().flatten() for rows in blocks])
+    texts = turns.to_pylist()
+    among = may_need_repair(turns)
+    changeable = ftfy_can_change(turns, among)
+    assert among.sum() > 10 * max(changeable.sum(), 1)  # typography is no reason to call ftfy
+    gated = [fix_turn_text(text) if sent else text for text, sent in zip(texts, changeable)]
+    assert gated == [fix_turn_text(text) for text in texts]
+    assert np.array_equal(changeable, changeable & among)
