@@ -70,7 +70,8 @@ def test_rows_outside_the_kept_languages_are_rejected_as_lang_code():
 
 SIGNAL_TEXT = st.lists(st.sampled_from(["the", "The", "THE", "and", "should", "shoulder", "the_x", "x_the",
                                         "it's", "of2", "2of", "you", " ", "  ", ",", ".", "\n", "\t", "-",
-                                        "é", "日", "\u00a0", "café", "bonjour", "a" * 9]),
+                                        "é", "日", "\u00a0", "café", "bonjour", "a" * 9, "und", "Que", "y",
+                                        "della", "une", "ein_"]),
                        max_size=30).map("".join)
 
 
@@ -79,14 +80,14 @@ SIGNAL_TEXT = st.lists(st.sampled_from(["the", "The", "THE", "and", "should", "s
                 max_size=8))
 def test_the_compiled_signals_equal_the_regex_signals(texts):
     samples = pa.array(texts, pa.string())
-    words, english, chars, plain = cheap_signals(samples)
+    words, english, foreign, chars, plain = cheap_signals(samples)
     assert plain.tolist() == [text.isascii() for text in texts]
     if not texts:
         return
-    expected_words, expected_english, expected_chars = _regex_signals(pl.Series(texts, dtype=pl.String))
+    expected = _regex_signals(pl.Series(texts, dtype=pl.String))
     for index in np.flatnonzero(plain):
-        assert (words[index], english[index], chars[index]) == (
-            expected_words[index], expected_english[index], expected_chars[index]), texts[index]
+        assert (words[index], english[index], foreign[index], chars[index]) == tuple(
+            signal[index] for signal in expected), texts[index]
 
 
 ENGLISH_Q = ("Here is a short story I wrote for my class. The old keeper of the lighthouse lived alone on a "

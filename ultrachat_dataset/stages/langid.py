@@ -36,8 +36,19 @@ _LANGDETECT_SECONDS_PER_CHAR = 7e-6  # ~2 ms a call at 300 characters
 ENGLISH_WORDS = ("the", "and", "of", "to", "is", "that", "it", "for", "with", "are", "this",
                  "be", "you", "have", "what", "can", "how", "which", "will", "your", "they",
                  "their", "from", "by", "or", "an", "at", "more", "about", "would", "should")
+# Frequent words of French, German, Spanish, Italian, Portuguese and Dutch that English text does
+# not use (not "die", "per", "van", "los", "mit", "com", "et", "est": "et al.", "MIT", "Los Angeles").
+FOREIGN_WORDS = ("le", "les", "des", "une", "du", "pour", "dans", "avec", "sur", "qui", "pas", "nous",
+                 "vous", "sont", "der", "und", "das", "ist", "nicht", "ein", "eine", "auf", "sich",
+                 "zu", "sind", "wir", "ich", "el", "por", "una", "para", "y", "que", "como", "pero",
+                 "esta", "este", "il", "della", "che", "di", "sono", "gli", "nel", "uma", "het",
+                 "een", "niet", "zijn", "voor", "ook")
 MIN_WORDS = 20  # fewer words than this: too little evidence for the cheap path
 MIN_ENGLISH_SHARE = 0.15  # English prose: ~30% of words are in the list; other languages: < 3%
+# Lists, recipes, catalogues and code around English prose have fewer function words: 4% of
+# words (a quarter of the prose share) will do where no foreign function word stands beside them.
+MIN_LIST_ENGLISH_SHARE = 0.04
+MAX_LIST_FOREIGN_SHARE = 0.01
 MAX_NON_ASCII_LETTERS = 0.01  # of characters: an accented name is fine; accented prose is not
 
 
@@ -49,9 +60,11 @@ class LanguageResult:
 
 def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
     samples = plain_strings(opening_text(data, SAMPLE_CHARS))
-    words, english, chars, non_ascii = text_signals(samples)
-    cheap = ((words >= MIN_WORDS) & (english >= MIN_ENGLISH_SHARE * words)
-             & (non_ascii <= MAX_NON_ASCII_LETTERS * chars))
+    words, english, foreign, chars, non_ascii = text_signals(samples)
+    english_evidence = ((english >= MIN_ENGLISH_SHARE * words)
+                        | ((english >= MIN_LIST_ENGLISH_SHARE * words)
+                           & (foreign <= MAX_LIST_FOREIGN_SHARE * words)))
+    cheap = (words >= MIN_WORDS) & english_evidence & (non_ascii <= MAX_NON_ASCII_LETTERS * chars)
     languages = np.full(len(words), "en", dtype=object)
     languages[~cheap] = _langdetect(samples, ~cheap)
     return LanguageResult(pa.array(languages.tolist(), pa.string()), cheap)
@@ -67,51 +80,61 @@ def _langdetect(texts: pa.StringArray, chosen: np.ndarray) -> list[str]:
     return map_texts(detect_language, openings, _LANGDETECT_SECONDS_PER_CHAR)
 
 
-def text_signals(texts: pa.StringArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Words (spaces + 1), English function words, characters and letters beyond ASCII of each
-    text. ASCII texts (almost all) by one compiled pass; the others by the regexes, which define
-    them (typographic quotes, dashes and spaces are not letters)."""
-    words, english, chars, plain = cheap_signals(texts)
+def text_signals(texts: pa.StringArray) -> tuple[np.ndarray, ...]:
+    """Words (spaces + 1), English and foreign function words, characters and letters beyond
+    ASCII of each text. ASCII texts (almost all) by one compiled pass; the others by the regexes,
+    which define them (typographic quotes, dashes and spaces are not letters)."""
+    words, english, foreign, chars, plain = cheap_signals(texts)
     non_ascii = np.zeros(len(chars), np.int64)
     rest = np.flatnonzero(~plain)
     if len(rest):
         text = pl.from_arrow(texts.take(pa.array(rest)))
-        words[rest], english[rest], chars[rest] = _regex_signals(text)
+        words[rest], english[rest], foreign[rest], chars[rest] = _regex_signals(text)
         non_ascii[rest] = (text.str.count_matches(r"\p{L}").to_numpy()
                            - text.str.count_matches(r"[A-Za-z]").to_numpy())
-    return words, english, chars, non_ascii
+    return words, english, foreign, chars, non_ascii
 
 
-def cheap_signals(samples: pa.StringArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Words, English function words and characters of each sample, and which samples are ASCII
-    (the counts of the others are left for `_regex_signals`)."""
+def cheap_signals(samples: pa.StringArray) -> tuple[np.ndarray, ...]:
+    """Words, English and foreign function words and characters of each sample, and which
+    samples are ASCII (the counts of the others are left for `_regex_signals`)."""
     offsets, data = string_buffers(samples)
-    words, english, plain = _ascii_signals(data, offsets, _ENGLISH_CODES)
-    return words, english, np.diff(offsets), plain
+    words, english, foreign, plain = _ascii_signals(data, offsets, _WORD_CODES, _WORD_IS_FOREIGN)
+    return words, english, foreign, np.diff(offsets), plain
 
 
-def _regex_signals(text: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The signals as defined: spaces + 1, whole English words in the lower-cased text, characters."""
+def _regex_signals(text: pl.Series) -> tuple[np.ndarray, ...]:
+    """The signals as defined: spaces + 1, whole English and foreign function words in the
+    lower-cased text, characters."""
+    lower = text.str.to_lowercase()
     return (text.str.count_matches(" ", literal=True).to_numpy() + 1,
-            text.str.to_lowercase().str.count_matches(_ENGLISH_PATTERN).to_numpy(),
+            lower.str.count_matches(_words_pattern(ENGLISH_WORDS)).to_numpy(),
+            lower.str.count_matches(_words_pattern(FOREIGN_WORDS)).to_numpy(),
             text.str.len_chars().to_numpy())
 
 
-_ENGLISH_PATTERN = r"\b(?:" + "|".join(ENGLISH_WORDS) + r")\b"
+def _words_pattern(words: tuple[str, ...]) -> str:
+    return r"\b(?:" + "|".join(words) + r")\b"
+
+
 # A word of up to 8 bytes packed in a number (little-endian): the kernel compares whole words.
-_ENGLISH_CODES = np.array(sorted(int.from_bytes(word.encode(), "little") for word in ENGLISH_WORDS),
-                          np.uint64)
+_CODED = sorted((int.from_bytes(word.encode(), "little"), foreign)
+                for foreign, words in enumerate((ENGLISH_WORDS, FOREIGN_WORDS)) for word in words)
+_WORD_CODES = np.array([code for code, _ in _CODED], np.uint64)
+_WORD_IS_FOREIGN = np.array([foreign for _, foreign in _CODED], np.bool_)
 _WORD_BYTE = np.zeros(256, np.bool_)  # what `\b` separates, in ASCII: letters, digits, underscore
 _WORD_BYTE[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")] = True
 
 
 @numba.njit(nogil=True, cache=True)
-def _ascii_signals(data, offsets, english_codes):  # pragma: no cover (compiled; tested through cheap_signals)
-    """Per text: spaces + 1, words (runs of letters, digits, underscore) equal to an English
-    function word once lower-cased, and whether all bytes are ASCII (else the counts are 0)."""
+def _ascii_signals(data, offsets, codes, is_foreign):  # pragma: no cover (compiled; tested via cheap_signals)
+    """Per text: spaces + 1, words (runs of letters, digits, underscore) equal to an English and
+    to a foreign function word once lower-cased, and whether all bytes are ASCII (else the
+    counts are 0)."""
     count = len(offsets) - 1
     words = np.ones(count, np.int64)
     english = np.zeros(count, np.int64)
+    foreign = np.zeros(count, np.int64)
     plain = np.ones(count, np.bool_)
     for text in range(count):
         end = offsets[text + 1]
@@ -128,19 +151,24 @@ def _ascii_signals(data, offsets, english_codes):  # pragma: no cover (compiled;
                 length += 1
                 continue
             if 0 < length <= 8:
-                found = np.searchsorted(english_codes, code)
-                english[text] += found < len(english_codes) and english_codes[found] == code
+                found = np.searchsorted(codes, code)
+                if found < len(codes) and codes[found] == code:
+                    if is_foreign[found]:
+                        foreign[text] += 1
+                    else:
+                        english[text] += 1
             code, length = np.uint64(0), 0
             words[text] += byte == 32 and position < end
         if not plain[text]:
-            words[text], english[text] = 1, 0
-    return words, english, plain
+            words[text], english[text], foreign[text] = 1, 0, 0
+    return words, english, foreign, plain
 
 
 TURN_POLICIES = ("flag", "reject", "off")
 MIN_TURN_CHARS = 100  # a shorter turn (a name, a greeting, a quoted word) is never judged alone
 MAX_TURN_ENGLISH_SHARE = 0.03  # of words: English prose has ~30%; a translation has none
 MIN_TURN_OTHER_SCRIPT = 0.3  # of characters: letters beyond ASCII (Arabic, CJK, Cyrillic, ...)
+MIN_TURN_FOREIGN_SHARE = 0.05  # of words: French, Spanish, ... prose has ~25% function words
 
 
 @dataclass
@@ -205,18 +233,65 @@ class LanguageFilter(Stage):
         English word among 20 or more, or mostly letters beyond ASCII; never code."""
         layout = TurnLayout.of(rows.column("data"))
         turns = plain_strings(layout.turns)
-        words, english, chars, non_ascii = text_signals(turns)
+        words, english, foreign, chars, non_ascii = text_signals(turns)
         look = ((chars >= MIN_TURN_CHARS)
-                & (((words >= MIN_WORDS) & (english <= MAX_TURN_ENGLISH_SHARE * words))
+                & (((words >= MIN_WORDS) & (english <= MAX_TURN_ENGLISH_SHARE * words)
+                    & (foreign >= MIN_TURN_FOREIGN_SHARE * words))
                    | (non_ascii >= MIN_TURN_OTHER_SCRIPT * chars)))
         if look.any():  # code is no language: only the few turns looked at are searched for it
             chosen = np.flatnonzero(look)
             look[chosen[matches(turns.take(pa.array(chosen)), r"```|[{};]\s*\n")]] = False
         detected = np.full(len(turns), "", dtype=object)
-        detected[look] = _langdetect(turns, look)
+        detected[look] = _by_script_or_words(turns, look)
+        doubt = look & (detected == "")
+        detected[doubt] = _langdetect(turns, doubt)
         foreign_turn = look & ~np.isin(detected, [*self.options.languages, UNKNOWN])
         foreign = layout.any_per_row(foreign_turn)
         first = layout.first_flagged(foreign_turn)[foreign]
         starts = (np.cumsum(layout.lengths) - layout.lengths)[foreign]
         languages = [f"{position} is {detected[start + position]}" for position, start in zip(first, starts)]
-        return foreign, languages, int(look.sum())
+        return foreign, languages, int(doubt.sum())
+
+
+# A long turn mostly in one of these scripts is in its language (langdetect's code); a long
+# Latin-script turn whose function words are nearly all of one language is in that one.
+SCRIPTS = {"ar": r"\p{Arabic}", "ru": r"\p{Cyrillic}", "zh-cn": r"\p{Han}",
+           "ja": r"[\p{Hiragana}\p{Katakana}]", "ko": r"\p{Hangul}", "el": r"\p{Greek}",
+           "he": r"\p{Hebrew}", "hi": r"\p{Devanagari}", "th": r"\p{Thai}"}
+FUNCTION_WORDS = {  # each language's own: none is another's (nor a frequent English word)
+    "fr": ("le", "les", "des", "une", "du", "pour", "dans", "avec", "sur", "qui", "pas", "nous", "vous",
+           "sont", "est", "et", "au", "aux", "cette", "mais", "ou"),
+    "de": ("der", "die", "und", "das", "ist", "nicht", "ein", "eine", "auf", "sich", "zu", "sind", "wir",
+           "ich", "mit", "den", "dem", "von", "im", "auch"),
+    "es": ("el", "los", "las", "por", "una", "para", "y", "como", "pero", "esta", "este", "del", "con",
+           "al", "lo", "su", "fueron", "hasta"),
+    "it": ("il", "della", "che", "di", "sono", "gli", "nel", "per", "non", "questo", "anche"),
+    "pt": ("os", "uma", "não", "com", "um", "na", "ao", "pelo", "são", "mais"),
+    "nl": ("het", "een", "niet", "zijn", "voor", "ook", "van", "op", "dat", "te", "met"),
+}
+_MOST_OF_LETTERS = 0.6  # of a turn's letters in one script
+_CLEAR_LEAD = 2.0  # the most frequent language's function words, against the next one's
+_MIN_FUNCTION_WORDS = 5
+
+
+def _by_script_or_words(turns: pa.StringArray, chosen: np.ndarray) -> list[str]:
+    """For the chosen turns, the language their script or their function words make plain (""
+    where neither does: langdetect decides those)."""
+    text = pl.from_arrow(turns.take(pa.array(np.flatnonzero(chosen)))).alias("text").to_frame()
+    letters = text.select(pl.col("text").str.count_matches(r"\p{L}"))["text"].to_numpy()
+    counts = text.select(*(pl.col("text").str.count_matches(pattern).alias(code)
+                           for code, pattern in SCRIPTS.items()))
+    lower = text.select(pl.col("text").str.to_lowercase())
+    words = lower.select(*(pl.col("text").str.count_matches(_words_pattern(function_words)).alias(code)
+                           for code, function_words in FUNCTION_WORDS.items()))
+    found = []
+    for index in range(len(letters)):
+        script = max(SCRIPTS, key=lambda code: counts[code][index])
+        ranked = sorted(((words[code][index], code) for code in FUNCTION_WORDS), reverse=True)
+        if counts[script][index] >= _MOST_OF_LETTERS * letters[index] > 0:
+            found.append(script)
+        elif ranked[0][0] >= _MIN_FUNCTION_WORDS and ranked[0][0] >= _CLEAR_LEAD * ranked[1][0]:
+            found.append(ranked[0][1])
+        else:
+            found.append("")
+    return found
