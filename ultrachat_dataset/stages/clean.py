@@ -154,8 +154,9 @@ class Clean(Stage):
         not_ascii = may_need_repair(edits.original)  # the only turns ftfy, cp1256 or U+FFFD concern
         if options.fix_text:
             changeable = ftfy_can_change(edits.original, not_ascii)
-            calls["ftfy"] = int(changeable.sum())
-            repaired["text_repaired"] = layout.any_per_row(repair_texts(edits, changeable))
+            changed = repair_texts(edits, changeable)
+            calls["ftfy"], calls["ftfy_changed"] = int(changeable.sum()), int(changed.sum())
+            repaired["text_repaired"] = layout.any_per_row(changed)
             misread = _turns_matching(edits, not_ascii, mojibake.CANDIDATE)
             repaired["fixed_cp1256_mojibake"] = layout.any_per_row(
                 edits.apply(misread, lambda texts: list(map(mojibake.fix_cp1256, texts.to_pylist()))))

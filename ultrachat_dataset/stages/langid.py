@@ -209,7 +209,9 @@ class LanguageFilter(Stage):
         reasons = pc.binary_join_element_wise("lang_", rejected.column("language"), "")
         details = pc.binary_join_element_wise(
             "detected ", rejected.column("language"), f" in the opening; kept: {', '.join(keep)}", "")
-        calls = Counter({"langdetect": int((~result.cheap).sum())})
+        answered = result.languages.filter(pa.array(~result.cheap)).to_pylist()
+        calls = Counter({"langdetect": len(answered),  # and how many of its answers were not kept
+                         "langdetect_not_kept": sum(language not in keep for language in answered)})
         rejects = self.rejected(rows, kept, reasons, details)
         rows = rows_where(rows, kept)
         if self.options.turn_languages == "off":
