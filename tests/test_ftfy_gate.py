@@ -1,6 +1,8 @@
 """The gate before ftfy: every turn it passes over, ftfy would have returned unchanged; and each
 of its clauses is needed (a turn only that clause catches is one ftfy changes)."""
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -84,3 +86,47 @@ def test_on_the_real_like_corpus_few_turns_reach_ftfy_and_the_repair_is_the_same
     gated = [fix_turn_text(text) if sent else text for text, sent in zip(texts, changeable)]
     assert gated == [fix_turn_text(text) for text in texts]
     assert np.array_equal(changeable, changeable & among)
+
+
+REAL_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "real-sample" / "ultrachat_release_230407.json"
+
+
+@pytest.mark.parametrize("corpus", ["synthetic", "real sample"])
+def test_the_gates_change_no_byte_of_the_output_and_spare_almost_every_call(corpus, tmp_path, monkeypatch):
+    """ftfy only where it can change a turn, langdetect only where the vector signals are in
+    doubt: the same bytes as calling both wherever the plain ASCII test would."""
+    import json
+
+    from conftest import file_digests
+    from ultrachat_dataset.prepare.pipeline import prepare
+    from ultrachat_dataset.release.sources import local_inputs
+    from ultrachat_dataset.release.synth import synthesize
+    from ultrachat_dataset.stages import clean, langid
+    data = tmp_path / "release"
+    if corpus == "real sample":
+        if not REAL_SAMPLE.is_file():
+            pytest.skip(f"no real sample at {REAL_SAMPLE} (../shared/real-sample beside the checkout)")
+        data.mkdir()
+        (data / "ultrachat_release_230407.json").symlink_to(REAL_SAMPLE)
+    else:
+        synthesize(data, dialogues=400, seed=5, length_scale=0.5, defect_rates={"mojibake": 0.03})
+    config = "world" if corpus == "real sample" else "all"
+    prepare(local_inputs(config, data), tmp_path / "gated", config, progress=False)
+    monkeypatch.setattr(clean, "ftfy_can_change", lambda turns, among, clauses=None: among)
+    monkeypatch.setattr(langid, "MIN_LIST_ENGLISH_SHARE", 2.0)  # the list rule off
+    monkeypatch.setattr(langid, "_by_script_or_words", lambda turns, chosen: [""] * int(chosen.sum()))
+    prepare(local_inputs(config, data), tmp_path / "ungated", config, progress=False)
+    digests = [file_digests(tmp_path / name) for name in ("gated", "ungated")]
+    reports = [json.loads((tmp_path / name / "report.json").read_text()) for name in ("gated", "ungated")]
+    assert [d.pop("report.json") and d for d in digests][0] == digests[1]  # data, rejects, card, ...
+    gated, ungated = (report.pop("stages") for report in reports)
+    assert reports[0] == reports[1]  # every count but the calls (and seconds) of each stage
+    for name in gated:
+        assert {**gated[name], "calls": {}, "seconds": 0} == {**ungated[name], "calls": {}, "seconds": 0}
+    assert gated["clean"]["calls"].get("ftfy", 0) < ungated["clean"]["calls"]["ftfy"]
+    assert gated["langid"]["calls"].get("langdetect", 0) <= ungated["langid"]["calls"].get("langdetect", 0)
+    if corpus == "real sample":  # fewer than 1% of turns to ftfy, of dialogues to langdetect
+        turns = sum(len(json.loads(line)["data"]) for line in REAL_SAMPLE.read_text().splitlines())
+        assert gated["clean"]["calls"].get("ftfy", 0) < 0.01 * turns
+        assert gated["langid"]["calls"].get("langdetect", 0) < 0.01 * gated["langid"]["in"]
+        assert gated["langid"]["calls"]["langdetect"] < ungated["langid"]["calls"]["langdetect"]
