@@ -80,26 +80,35 @@ def _langdetect(texts: pa.StringArray, chosen: np.ndarray) -> list[str]:
     return map_texts(detect_language, openings, _LANGDETECT_SECONDS_PER_CHAR)
 
 
-def text_signals(texts: pa.StringArray) -> tuple[np.ndarray, ...]:
+def text_signals(texts: pa.StringArray, exact: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Words (spaces + 1), English and foreign function words, characters and letters beyond
     ASCII of each text. ASCII texts (almost all) by one compiled pass; the others by the regexes,
-    which define them (typographic quotes, dashes and spaces are not letters)."""
-    words, english, foreign, chars, plain = cheap_signals(texts)
-    non_ascii = np.zeros(len(chars), np.int64)
-    rest = np.flatnonzero(~plain)
-    if len(rest):
-        text = pl.from_arrow(texts.take(pa.array(rest)))
-        words[rest], english[rest], foreign[rest], chars[rest] = _regex_signals(text)
-        non_ascii[rest] = (text.str.count_matches(r"\p{L}").to_numpy()
-                           - text.str.count_matches(r"[A-Za-z]").to_numpy())
-    return words, english, foreign, chars, non_ascii
+    which define them (typographic quotes, dashes and spaces are not letters). `exact`: only
+    these of the others (the rest keep the compiled pass's bounds: function words at most,
+    bytes and code points beyond ASCII at least what the regexes count; `exactly` refines more)."""
+    offsets, data = string_buffers(texts)
+    words, english, foreign, non_ascii, plain = _ascii_signals(data, offsets, _WORD_CODES, _WORD_IS_FOREIGN)
+    signals = (words, english, foreign, np.diff(offsets), non_ascii)
+    exactly(texts, signals, ~plain & (True if exact is None else exact))
+    return signals
+
+
+def exactly(texts: pa.StringArray, signals: tuple[np.ndarray, ...], rows: np.ndarray) -> None:
+    """The regexes' signals, in place, for the chosen texts (those that are not ASCII)."""
+    chosen = np.flatnonzero(rows)
+    if len(chosen):
+        words, english, foreign, chars, non_ascii = signals
+        text = pl.from_arrow(texts.take(pa.array(chosen)))
+        words[chosen], english[chosen], foreign[chosen], chars[chosen] = _regex_signals(text)
+        non_ascii[chosen] = (text.str.count_matches(r"\p{L}").to_numpy()
+                             - text.str.count_matches(r"[A-Za-z]").to_numpy())
 
 
 def cheap_signals(samples: pa.StringArray) -> tuple[np.ndarray, ...]:
     """Words, English and foreign function words and characters of each sample, and which
     samples are ASCII (the counts of the others are left for `_regex_signals`)."""
     offsets, data = string_buffers(samples)
-    words, english, foreign, plain = _ascii_signals(data, offsets, _WORD_CODES, _WORD_IS_FOREIGN)
+    words, english, foreign, _, plain = _ascii_signals(data, offsets, _WORD_CODES, _WORD_IS_FOREIGN)
     return words, english, foreign, np.diff(offsets), plain
 
 
@@ -129,12 +138,14 @@ _WORD_BYTE[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 @numba.njit(nogil=True, cache=True)
 def _ascii_signals(data, offsets, codes, is_foreign):  # pragma: no cover (compiled; tested via cheap_signals)
     """Per text: spaces + 1, words (runs of letters, digits, underscore) equal to an English and
-    to a foreign function word once lower-cased, and whether all bytes are ASCII (else the
-    counts are 0)."""
+    to a foreign function word once lower-cased, whether all bytes are ASCII, and the code points
+    beyond ASCII. In a text that is not ASCII, a word touching a byte beyond ASCII counts as no
+    function word: its counts are at most the regexes' (a bound, not the definition)."""
     count = len(offsets) - 1
     words = np.ones(count, np.int64)
     english = np.zeros(count, np.int64)
     foreign = np.zeros(count, np.int64)
+    beyond = np.zeros(count, np.int64)
     plain = np.ones(count, np.bool_)
     for text in range(count):
         end = offsets[text + 1]
@@ -143,7 +154,9 @@ def _ascii_signals(data, offsets, codes, is_foreign):  # pragma: no cover (compi
             byte = data[position] if position < end else np.uint8(32)  # `end`: the word ends
             if byte >= 128:
                 plain[text] = False
-                break
+                beyond[text] += byte >= 0xC0  # the first byte of a code point
+                length = 9  # a word with it is no function word
+                continue
             if _WORD_BYTE[byte]:
                 if length < 8:
                     lower = byte + 32 if 65 <= byte <= 90 else byte
@@ -159,9 +172,7 @@ def _ascii_signals(data, offsets, codes, is_foreign):  # pragma: no cover (compi
                         english[text] += 1
             code, length = np.uint64(0), 0
             words[text] += byte == 32 and position < end
-        if not plain[text]:
-            words[text], english[text], foreign[text] = 1, 0, 0
-    return words, english, foreign, plain
+    return words, english, foreign, beyond, plain
 
 
 TURN_POLICIES = ("flag", "reject", "off")
@@ -235,8 +246,18 @@ class LanguageFilter(Stage):
         English word among 20 or more, or mostly letters beyond ASCII; never code."""
         layout = TurnLayout.of(rows.column("data"))
         turns = plain_strings(layout.turns)
-        words, english, foreign, chars, non_ascii = text_signals(turns)
-        look = ((chars >= MIN_TURN_CHARS)
+        # The compiled pass's bounds pick the turns that may qualify (a superset); the regexes
+        # decide those exactly, so typography in an English turn costs no regex pass.
+        signals = text_signals(turns, exact=np.zeros(len(turns), bool))
+        words, english, _, chars, beyond = signals  # bytes, and code points beyond ASCII, here
+        code_points_at_least = chars - 3 * beyond  # each takes at most 3 more bytes
+        maybe = (chars >= MIN_TURN_CHARS) & (
+            ((words >= MIN_WORDS) & (english <= MAX_TURN_ENGLISH_SHARE * words))
+            | (beyond >= MIN_TURN_OTHER_SCRIPT * code_points_at_least))
+        plain = beyond == 0
+        exactly(turns, signals, maybe & ~plain)
+        words, english, foreign, chars, non_ascii = signals
+        look = (maybe & (chars >= MIN_TURN_CHARS)
                 & (((words >= MIN_WORDS) & (english <= MAX_TURN_ENGLISH_SHARE * words)
                     & (foreign >= MIN_TURN_FOREIGN_SHARE * words))
                    | (non_ascii >= MIN_TURN_OTHER_SCRIPT * chars)))
