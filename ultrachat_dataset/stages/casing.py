@@ -20,6 +20,7 @@ import re
 
 # Where a fix can go at all (a cheap regex over every turn picks the turns to look at).
 CANDIDATE = r"[A-Za-z][.!?] +[a-z]"
+BANG_CANDIDATE = r"[A-Za-z][!?] +[a-z]"  # the ones that need the dialogue's names
 # The ending word (2+ letters, not after a letter or dot: not "e.g." or "config.py."), the spaces,
 # and, looked ahead so that it can end a sentence itself, a plain lowercase word.
 _FIX = re.compile(r"(?<![A-Za-z.])([A-Za-z]{2,})([.!?]) +(?=[a-z]+(?:[ ,;:!?]|\.(?:\s|$)|$))")
@@ -68,13 +69,18 @@ def bang_names(texts: list[str]) -> frozenset[str]:
 
 def fix_sentence_case(text: str, names: frozenset[str] = frozenset()) -> str:
     """The text with the sentence starts capitalised where that is certain (see the module).
-    `names`: the dialogue's `bang_names` (this turn's are found here in any case)."""
-    if _PASTED_MATERIAL.search(text):
+    `names`: the dialogue's `bang_names` (this turn's are found here in any case). The cheap
+    tests go first: most candidates end at an abbreviation, and then nothing else is read."""
+    fixes = [match for match in _FIX.finditer(text) if match.group(2) != "." or match.group(1).lower()
+             not in ABBREVIATIONS]
+    if any(match.group(2) != "." for match in fixes):
+        names = names | bang_names([text])
+        fixes = [match for match in fixes if _ends_a_sentence(match, names)]
+    if not fixes or _PASTED_MATERIAL.search(text):
         return text
-    names = names | bang_names([text])
     protected = [match.span() for match in _PROTECTED.finditer(text)] + _verse_lines(text)
-    starts = [match.end() for match in _FIX.finditer(text) if _ends_a_sentence(match, names)
-              and not any(low <= match.start() < high for low, high in protected)]
+    starts = [match.end() for match in fixes
+              if not any(low <= match.start() < high for low, high in protected)]
     if not starts:
         return text
     chars = list(text)

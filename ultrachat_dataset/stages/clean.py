@@ -274,15 +274,18 @@ def _unprintable(data, offsets):  # pragma: no cover (compiled; tested through m
 
 
 def _fix_case(layout: TurnLayout, edits: TurnEdits, candidates: np.ndarray) -> np.ndarray:
-    """Sentence case on the candidate turns, each knowing its dialogue's names (`bang_names`)."""
+    """Sentence case on the candidate turns; a turn with a candidate after `!` or `?` knows its
+    dialogue's names (`bang_names`), read only for those dialogues."""
     owners = layout.owner[candidates]
+    after_bang = _turns_matching(edits, candidates, casing.BANG_CANDIDATE)
     starts = np.cumsum(layout.lengths) - layout.lengths
     names = {}
-    for owner in np.unique(owners).tolist():
+    for owner in np.unique(layout.owner[after_bang]).tolist():
         turns = np.arange(starts[owner], starts[owner] + layout.lengths[owner])
         names[owner] = casing.bang_names(edits.texts(turns).to_pylist())
-    return edits.apply(candidates, lambda texts: [casing.fix_sentence_case(text, names[owner])
-                                                  for text, owner in zip(texts.to_pylist(), owners.tolist())])
+    return edits.apply(candidates, lambda texts: [
+        casing.fix_sentence_case(text, names.get(owner, frozenset()))
+        for text, owner in zip(texts.to_pylist(), owners.tolist())])
 
 
 def _kept_rows(rows: pa.Table, layout: TurnLayout, edits: TurnEdits, dropped: np.ndarray,
