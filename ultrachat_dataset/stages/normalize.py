@@ -10,6 +10,8 @@ two paths equal.
 
 from __future__ import annotations
 
+import unicodedata
+
 import numba
 import numpy as np
 import polars as pl
@@ -24,7 +26,12 @@ def normalize_expr(text: pl.Expr, keep_spaces: bool) -> pl.Expr:
     """The rule, for any text: NFKC (full-width and other compatibility look-alikes become the
     plain letters; ASCII is unchanged by it), lower case, punctuation removed; white space
     removed too, or collapsed to one space."""
-    lowered = text.str.normalize("NFKC").str.to_lowercase()
+    return _folded(text.str.normalize("NFKC"), keep_spaces)
+
+
+def _folded(text: pl.Expr, keep_spaces: bool) -> pl.Expr:
+    """The rule but NFKC, for text already NFKC."""
+    lowered = text.str.to_lowercase()
     if keep_spaces:
         return lowered.str.replace_all(r"[^\p{L}\p{N}\s]+", "").str.replace_all(r"\s+", " ")
     return lowered.str.replace_all(r"[^\p{L}\p{N}]+", "")
@@ -74,8 +81,14 @@ def normalized_words(texts: pa.Array, seed: int) -> tuple[np.ndarray, np.ndarray
 
 
 def regex_normalized(texts: pa.Array, keep_spaces: bool) -> pa.Array:
-    frame = pl.from_arrow(texts).alias("text").to_frame()
-    return frame.select(normalize_expr(pl.col("text"), keep_spaces))["text"].to_arrow()
+    """`normalize_expr` over texts. NFKC is applied only to those it changes: `unicodedata`'s quick
+    check finds them (~5% of texts with typography: "…", "™", "½", ...) at a tenth of the cost of
+    normalizing every one."""
+    series = pl.from_arrow(texts).alias("text")
+    changed = np.flatnonzero([not unicodedata.is_normalized("NFKC", text) for text in series.to_list()])
+    if len(changed):
+        series = series.scatter(changed, series.gather(changed).str.normalize("NFKC"))
+    return series.to_frame().select(_folded(pl.col("text"), keep_spaces))["text"].to_arrow()
 
 
 def plain_strings(texts: pa.Array | pa.ChunkedArray) -> pa.StringArray:
