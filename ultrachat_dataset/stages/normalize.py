@@ -81,14 +81,112 @@ def normalized_words(texts: pa.Array, seed: int) -> tuple[np.ndarray, np.ndarray
 
 
 def regex_normalized(texts: pa.Array, keep_spaces: bool) -> pa.Array:
-    """`normalize_expr` over texts. NFKC is applied only to those it changes: `unicodedata`'s quick
-    check finds them (~5% of texts with typography: "…", "™", "½", ...) at a tenth of the cost of
-    normalizing every one."""
-    series = pl.from_arrow(texts).alias("text")
-    changed = np.flatnonzero([not unicodedata.is_normalized("NFKC", text) for text in series.to_list()])
-    if len(changed):
-        series = series.scatter(changed, series.gather(changed).str.normalize("NFKC"))
-    return series.to_frame().select(_folded(pl.col("text"), keep_spaces))["text"].to_arrow()
+    """`normalize_expr` over texts (any, ASCII or not). A compiled pass folds the texts whose
+    characters are all in the folding table (`_fold_table`); the rest (~1% of texts with
+    typography) take the regexes, NFKC applied only to the texts it changes ("…", "™", "½")."""
+    texts = plain_strings(texts)
+    offsets, data = string_buffers(texts)
+    out, out_offsets, unfolded = _fold(data, offsets, np.arange(len(texts)), _FOLD_CLASS, _FOLD_LOWER,
+                                       keep_spaces)
+    folded = pl.from_arrow(_strings(out_offsets, out)).cast(pl.String).alias("text")
+    rest = np.flatnonzero(unfolded)
+    if len(rest):
+        values = texts.take(pa.array(rest)).to_pylist()
+        changed = np.flatnonzero([not unicodedata.is_normalized("NFKC", text) for text in values])
+        series = pl.Series("text", values, pl.String)
+        if len(changed):
+            series = series.scatter(changed, series.gather(changed).str.normalize("NFKC"))
+        folded = folded.scatter(rest, series.to_frame().select(_folded(pl.col("text"), keep_spaces))["text"])
+    return folded.to_arrow().cast(pa.string())
+
+
+def _fold_table() -> tuple[np.ndarray, np.ndarray]:
+    """Per code point below U+3000: its class (0 dropped, 1 kept, 2 white space, 3 not foldable
+    alone) and its lower case, read off the rule itself (polars) one character at a time, so the
+    compiled pass can only agree with it. Not foldable: a character NFKC changes, one whose lower
+    case is several characters, capital sigma (lower-cased by its place in a word), and the
+    marks and Hangul jamo that can compose with the character before them (so a text the pass
+    folds is NFKC as a whole when each of its characters is)."""
+    limit = 0x3000
+    chars = [chr(point) for point in range(limit)]
+    kept = pl.Series("text", chars).to_frame().select(_folded(pl.col("text"), True))["text"].to_list()
+    classes = np.zeros(limit, np.uint8)
+    lower = np.arange(limit, dtype=np.int64)
+    for point, (char, result) in enumerate(zip(chars, kept)):
+        composes = unicodedata.category(char) in ("Mn", "Mc", "Me") or 0x1100 <= point < 0x1200
+        unsure = 0xD800 <= point < 0xE000 or point == 0x03A3 or composes
+        if unsure or not unicodedata.is_normalized("NFKC", char):
+            classes[point] = 3
+        elif result == "":
+            classes[point] = 0
+        elif result == " ":
+            classes[point] = 2
+        elif len(result) == 1:
+            classes[point], lower[point] = 1, ord(result)
+        else:
+            classes[point] = 3
+    return classes, lower
+
+
+_FOLD_CLASS, _FOLD_LOWER = _fold_table()
+
+
+@numba.njit(nogil=True, cache=True)
+def _fold(data, offsets, chosen, classes, lower, keep_spaces):  # pragma: no cover (compiled)
+    """The rule over the chosen texts' UTF-8 (tested through `regex_normalized`): each code
+    point dropped, kept lower-cased, or a white space run made one space (`keep_spaces`) or
+    nothing. A text with a code point beyond the table, or one the table cannot fold, is marked
+    (the caller folds it)."""
+    out = np.empty(len(data) * 2 + 4, np.uint8)  # lower case can take more bytes than upper
+    out_offsets = np.zeros(len(chosen) + 1, np.int64)
+    unfolded = np.zeros(len(chosen), np.bool_)
+    size = 0
+    for number in range(len(chosen)):
+        text = chosen[number]
+        start = size
+        position, end = offsets[text], offsets[text + 1]
+        spaced = False  # the last thing written is a space
+        while position < end:
+            byte = data[position]
+            if byte < 0x80:
+                point, width = np.int64(byte), 1
+            elif byte < 0xE0:
+                point, width = (np.int64(byte & 0x1F) << 6) | (data[position + 1] & 0x3F), 2
+            elif byte < 0xF0:
+                point = ((np.int64(byte & 0x0F) << 12) | (np.int64(data[position + 1] & 0x3F) << 6)
+                         | (data[position + 2] & 0x3F))
+                width = 3
+            else:
+                point, width = np.int64(0x110000), 4
+            position += width
+            kind = classes[point] if point < len(classes) else 3
+            if kind == 3:
+                unfolded[number] = True
+                break
+            if kind == 2:
+                if keep_spaces and not spaced:
+                    out[size] = 32
+                    size += 1
+                    spaced = True
+                continue
+            if kind == 0:
+                continue
+            spaced = False
+            folded = lower[point]
+            if folded < 0x80:
+                out[size] = folded
+                size += 1
+            elif folded < 0x800:
+                out[size], out[size + 1] = 0xC0 | (folded >> 6), 0x80 | (folded & 0x3F)
+                size += 2
+            else:
+                out[size] = 0xE0 | (folded >> 12)
+                out[size + 1], out[size + 2] = 0x80 | ((folded >> 6) & 0x3F), 0x80 | (folded & 0x3F)
+                size += 3
+        if unfolded[number]:
+            size = start
+        out_offsets[number + 1] = size
+    return out[:size], out_offsets, unfolded
 
 
 def plain_strings(texts: pa.Array | pa.ChunkedArray) -> pa.StringArray:
