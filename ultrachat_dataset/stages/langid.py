@@ -60,7 +60,14 @@ class LanguageResult:
 
 def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
     samples = plain_strings(opening_text(data, SAMPLE_CHARS))
-    words, english, foreign, chars, non_ascii = text_signals(samples)
+    signals = text_signals(samples, exact=np.zeros(len(samples), bool))
+    words, english, _, chars, beyond = signals  # bounds where not ASCII: see `text_signals`
+    # Prose English by the bounds alone (English words at least, letters beyond ASCII at most
+    # what the regexes count): typography costs these samples no regex pass.
+    surely_prose = ((words >= MIN_WORDS) & (english >= MIN_ENGLISH_SHARE * words)
+                    & (beyond <= MAX_NON_ASCII_LETTERS * (chars - 3 * beyond)))
+    exactly(samples, signals, (beyond > 0) & ~surely_prose)
+    words, english, foreign, chars, non_ascii = signals
     english_evidence = ((english >= MIN_ENGLISH_SHARE * words)
                         | ((english >= MIN_LIST_ENGLISH_SHARE * words)
                            & (foreign <= MAX_LIST_FOREIGN_SHARE * words)))
