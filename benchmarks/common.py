@@ -35,26 +35,28 @@ REAL_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "real-sample" / "
 
 
 def repeated_sample(sample: Path, dialogues: int) -> Path | None:
-    """The real sample repeated to `dialogues` lines under bench-data/ (ids made unique: `<id>-<n>`),
-    as the release file `ultrachat_release_230407.json`; None, said on stderr, where the sample is
-    absent. Its repeats are exact duplicates, so dedup rejects all but the first copy of each: the
-    stages before dedup still see every line."""
+    """The real sample repeated to `dialogues` lines under bench-data/, ids made unique (`<id>-<n>`),
+    dealt over the four Tsinghua release files so that the `all` config reads it (their sectors
+    mean nothing here); None, said on stderr, where the sample is absent. Its repeats are exact
+    duplicates, so dedup rejects all but the first copy of each: the stages before dedup still
+    see every line."""
     if not sample.is_file():
         print(f"no real sample at {sample} (../shared/real-sample/ beside the checkout): "
               "the real-text corpus is left out", file=sys.stderr)
         return None
-    directory = Path("bench-data") / f"real-sample-{dialogues}"
-    target = directory / "ultrachat_release_230407.json"
-    if not target.exists():
+    from ultrachat_dataset.release.sources import TSINGHUA_FILES
+    directory = Path("bench-data") / f"real-sample-{dialogues}-v2"
+    if not (directory / "done").exists():
         rows = [json.loads(line) for line in sample.read_text(encoding="utf-8").splitlines() if line.strip()]
         directory.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        with partial.open("w", encoding="utf-8") as out:
-            for number in range(dialogues):
-                row = rows[number % len(rows)]
-                out.write(json.dumps({"id": f"{row['id']}-{number // len(rows)}", "data": row["data"]},
-                                     ensure_ascii=False) + "\n")
-        partial.rename(target)
+        files = [(directory / release.name).open("w", encoding="utf-8") for release in TSINGHUA_FILES]
+        for number in range(dialogues):
+            row = rows[number % len(rows)]
+            files[number % len(files)].write(json.dumps(
+                {"id": f"{row['id']}-{number // len(rows)}", "data": row["data"]}, ensure_ascii=False) + "\n")
+        for handle in files:
+            handle.close()
+        (directory / "done").touch()  # written last: a half-written corpus is redone
     return directory
 
 
