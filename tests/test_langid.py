@@ -14,9 +14,9 @@ from ultrachat_dataset.stages.langid import (
     LanguageFilter,
     LanguageOptions,
     _regex_signals,
-    cheap_signals,
     detect_language,
     detect_languages,
+    text_signals,
 )
 
 CODE_HEAVY = [
@@ -71,7 +71,7 @@ def test_rows_outside_the_kept_languages_are_rejected_as_lang_code():
 SIGNAL_TEXT = st.lists(st.sampled_from(["the", "The", "THE", "and", "should", "shoulder", "the_x", "x_the",
                                         "it's", "of2", "2of", "you", " ", "  ", ",", ".", "\n", "\t", "-",
                                         "é", "日", "\u00a0", "café", "bonjour", "a" * 9, "und", "Que", "y",
-                                        "della", "une", "ein_"]),
+                                        "della", "une", "ein_", "\u2019", "über", "Ωthe"]),
                        max_size=30).map("".join)
 
 
@@ -80,7 +80,8 @@ SIGNAL_TEXT = st.lists(st.sampled_from(["the", "The", "THE", "and", "should", "s
                 max_size=8))
 def test_the_compiled_signals_equal_the_regex_signals(texts):
     samples = pa.array(texts, pa.string())
-    words, english, foreign, chars, plain = cheap_signals(samples)
+    words, english, foreign, chars, beyond = text_signals(samples, exact=np.zeros(len(texts), bool))
+    plain = beyond == 0
     assert plain.tolist() == [text.isascii() for text in texts]
     if not texts:
         return
@@ -88,6 +89,13 @@ def test_the_compiled_signals_equal_the_regex_signals(texts):
     for index in np.flatnonzero(plain):
         assert (words[index], english[index], foreign[index], chars[index]) == tuple(
             signal[index] for signal in expected), texts[index]
+    # Beyond ASCII the compiled pass gives bounds, which the fast paths rely on: English words
+    # at most, spaces exactly, bytes and code points beyond ASCII at least what the regexes count.
+    exact = text_signals(samples)
+    for index in np.flatnonzero(~plain):
+        assert words[index] == exact[0][index] and english[index] <= exact[1][index], texts[index]
+        assert chars[index] - 3 * beyond[index] <= exact[3][index] <= chars[index], texts[index]
+        assert beyond[index] >= exact[4][index], texts[index]
 
 
 ENGLISH_Q = ("Here is a short story I wrote for my class. The old keeper of the lighthouse lived alone on a "

@@ -111,14 +111,6 @@ def exactly(texts: pa.StringArray, signals: tuple[np.ndarray, ...], rows: np.nda
                              - text.str.count_matches(r"[A-Za-z]").to_numpy())
 
 
-def cheap_signals(samples: pa.StringArray) -> tuple[np.ndarray, ...]:
-    """Words, English and foreign function words and characters of each sample, and which
-    samples are ASCII (the counts of the others are left for `_regex_signals`)."""
-    offsets, data = string_buffers(samples)
-    words, english, foreign, _, plain = _ascii_signals(data, offsets, _WORD_CODES, _WORD_IS_FOREIGN)
-    return words, english, foreign, np.diff(offsets), plain
-
-
 def _regex_signals(text: pl.Series) -> tuple[np.ndarray, ...]:
     """The signals as defined: spaces + 1, whole English and foreign function words in the
     lower-cased text, characters."""
@@ -143,7 +135,7 @@ _WORD_BYTE[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 
 
 @numba.njit(nogil=True, cache=True)
-def _ascii_signals(data, offsets, codes, is_foreign):  # pragma: no cover (compiled; tested via cheap_signals)
+def _ascii_signals(data, offsets, codes, is_foreign):  # pragma: no cover (compiled; tested via text_signals)
     """Per text: spaces + 1, words (runs of letters, digits, underscore) equal to an English and
     to a foreign function word once lower-cased, whether all bytes are ASCII, and the code points
     beyond ASCII. In a text that is not ASCII, a word touching a byte beyond ASCII counts as no
