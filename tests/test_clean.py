@@ -201,6 +201,36 @@ def test_a_name_with_a_bang_anywhere_in_the_dialogue_is_a_name_everywhere():
     assert result.rows.column("data").to_pylist()[0][2] == "where can I get whirl! tickets? Thanks"
 
 
+# Sentence-like text at its hardest for the compiled pre-test: abbreviations in any case, names
+# with a bang, marks after one letter or after a dot, spaces of several kinds, code and quotes.
+CASING_PIECES = ["tsp.", "Tsp.", "TSP.", "e.g.", "etc.", "approx.", "Dr.", "Yahoo!", "BRAVO!", "Pop!",
+                 "wow!", "why?", "ok.", "a.", "x1.", "café.", "naïve.", "the", "next", "Then", " ", "  ",
+                 "\u00a0", "\n", "\n\n", "`x.", "` ", '"', "“", "”", "```", "http://a.b/c.", "done.",
+                 "fine?", "i.e.", "no.", "No.", "mass.", "Mass.", "…", "x", "ab"]
+CASING_TEXT = st.lists(st.sampled_from(CASING_PIECES), max_size=25).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(CASING_TEXT, st.lists(st.sampled_from(CASING_PIECES), max_size=25).map(" ".join)),
+                min_size=1, max_size=4),
+       st.frozensets(st.sampled_from(["yahoo", "pop", "wow", "why", "bravo", "fine", "next"])))
+def test_a_turn_the_compiled_pretest_passes_over_is_one_sentence_case_leaves_alone(texts, names):
+    """`sentence_starts` picks the turns `fix_sentence_case` reads: one it passes over comes
+    back unchanged, and one without NEEDS_NAMES comes back the same whatever the names."""
+    from ultrachat_dataset.stages.casing import MAY_FIX, NEEDS_NAMES, sentence_starts
+    found = sentence_starts(pa.array(texts, pa.string()))
+    for text, kind in zip(texts, found.tolist()):
+        fixed = fix_sentence_case(text, names)
+        if not kind & MAY_FIX:
+            assert fixed == text, text
+        if not kind & NEEDS_NAMES:
+            assert fixed == fix_sentence_case(text), text
+    # and it passes over the usual: abbreviations, initials, words after a dot
+    assert sentence_starts(pa.array(["Add 1 Tsp. salt, 2 oz. butter.", "Use e.g. this.", "Run node.js. then",
+                                     "Hi. there", "Wow! nice"])).tolist() == [0, 0, 0, MAY_FIX,
+                                                                              MAY_FIX | NEEDS_NAMES]
+
+
 def test_filters_off_leave_text_alone():
     dialogue = ["Hello. how are you?", "As an AI language model, fine.", "Thanks!", "You're welcome!"]
     result = clean(rows(dialogue), CleanOptions(filters=()))

@@ -3,16 +3,23 @@
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ultrachat_dataset.release import _synth_text
 from ultrachat_dataset.release.read import ROW_SCHEMA
 from ultrachat_dataset.release.synth import _Composer
 from ultrachat_dataset.stages.langid import (
+    _WORD_CODES,
+    _WORD_KINDS,
+    MAX_TURN_ENGLISH_SHARE,
+    MIN_TURN_CHARS,
+    MIN_TURN_OTHER_SCRIPT,
+    MIN_WORDS,
     SAMPLE_CHARS,
     LanguageFilter,
     LanguageOptions,
+    _may_be_foreign,
     _regex_signals,
     detect_language,
     detect_languages,
@@ -96,6 +103,32 @@ def test_the_compiled_signals_equal_the_regex_signals(texts):
         assert words[index] == exact[0][index] and english[index] <= exact[1][index], texts[index]
         assert chars[index] - 3 * beyond[index] <= exact[3][index] <= chars[index], texts[index]
         assert beyond[index] >= exact[4][index], texts[index]
+
+
+# Long turns near the thresholds: runs of one kind of word each (English words first, then none,
+# say), so that the share of English function words and of letters beyond ASCII fall on both
+# sides of the lines the kernel stops reading at, at any point of the turn.
+TURN_RUN = st.tuples(st.sampled_from(["the", "and", "le", "der", "bonjour", "dia", "é", "日本", "code;",
+                                      "x", " ", "\n", ",", "über"]),
+                     st.integers(1, 400)).map(lambda run: " ".join([run[0]] * run[1]))
+TURN_TEXT = st.lists(TURN_RUN, min_size=1, max_size=4).map(" ".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(TURN_TEXT, SIGNAL_TEXT), max_size=6))
+@example(["the " * 10 + "x " * 400, "the " * 30 + "日本 " * 300, "x " * 400 + "the " * 13,
+          "der " * 200 + "und " * 30 + "é" * 300])
+def test_the_turn_pass_that_stops_early_decides_as_the_whole_signals_do(texts):
+    """`_may_be_foreign` reads a turn only until its English words rule it out: its verdict is
+    the one the bounds of the whole compiled pass give."""
+    turns = pa.array(texts, pa.string())
+    words, english, _, chars, beyond = text_signals(turns, exact=np.zeros(len(texts), bool))
+    expected = (chars >= MIN_TURN_CHARS) & (
+        ((words >= MIN_WORDS) & (english <= MAX_TURN_ENGLISH_SHARE * words))
+        | (beyond >= MIN_TURN_OTHER_SCRIPT * (chars - 3 * beyond)))
+    offsets = np.concatenate([[0], np.cumsum([len(text.encode()) for text in texts])]).astype(np.int64)
+    data = np.frombuffer("".join(texts).encode(), np.uint8)
+    assert _may_be_foreign(data, offsets, _WORD_CODES, _WORD_KINDS).tolist() == expected.tolist()
 
 
 ENGLISH_Q = ("Here is a short story I wrote for my class. The old keeper of the lighthouse lived alone on a "

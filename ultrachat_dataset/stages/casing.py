@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import re
 
-# Where a fix can go at all (a cheap regex over every turn picks the turns to look at).
-CANDIDATE = r"[A-Za-z][.!?] +[a-z]"
-BANG_CANDIDATE = r"[A-Za-z][!?] +[a-z]"  # the ones that need the dialogue's names
+import numba
+import numpy as np
+import pyarrow as pa
+
+from ..turns import matches, string_buffers
+from .normalize import plain_strings
+
 # The ending word (2+ letters, not after a letter or dot: not "e.g." or "config.py."), the spaces,
 # and, looked ahead so that it can end a sentence itself, a plain lowercase word.
 _FIX = re.compile(r"(?<![A-Za-z.])([A-Za-z]{2,})([.!?]) +(?=[a-z]+(?:[ ,;:!?]|\.(?:\s|$)|$))")
@@ -47,6 +51,67 @@ ABBREVIATIONS = frozenset({
     "ky", "la", "md", "mass", "mich", "minn", "miss", "mo", "mont", "neb", "nebr", "nev", "okla", "ore",
     "pa", "penn", "tenn", "tex", "va", "vt", "wash", "wis", "wisc", "wyo",
 })
+
+# Each abbreviation's lower-case bytes packed in a number (little-endian), sorted for a search.
+_ABBREVIATION_CODES = np.array(sorted(int.from_bytes(word.encode(), "little") for word in ABBREVIATIONS),
+                               np.uint64)
+MAY_FIX, NEEDS_NAMES = 1, 2  # what `sentence_starts` finds in a turn
+
+
+def sentence_starts(turns: pa.Array) -> np.ndarray:
+    """Per turn, in one compiled pass over the bytes: MAY_FIX where `_FIX` (but its look-ahead)
+    finds a word that no rule of `fix_sentence_case` passes over without reading on (a `.` after
+    an abbreviation is one); with NEEDS_NAMES too where that word ends in `!` or `?` (the
+    dialogue's `bang_names` then decide). A turn without MAY_FIX is left as it is by
+    `fix_sentence_case`, which then needs no call (a test holds this on hard text).
+
+    A regex (polars: its literal search is vectorised) picks the few turns with a mark between
+    a letter and a lowercase letter at all; the compiled pass reads only those."""
+    found = np.zeros(len(turns), np.uint8)
+    chosen = np.flatnonzero(matches(turns, _MARK_BETWEEN_LETTERS))
+    if len(chosen):
+        offsets, data = string_buffers(plain_strings(turns.take(pa.array(chosen))))
+        found[chosen] = _sentence_starts(data, offsets, _ABBREVIATION_CODES)
+    return found
+
+
+_MARK_BETWEEN_LETTERS = r"[A-Za-z][.!?] +[a-z]"
+
+
+@numba.njit(nogil=True, cache=True)
+def _sentence_starts(data, offsets, abbreviations):  # pragma: no cover (compiled; tested via sentence_starts)
+    """`_FIX`'s match, by bytes (its classes are ASCII): a mark `.!?`, one or more spaces, a
+    lowercase letter; before the mark a run of 2+ ASCII letters not preceded by a letter or `.`."""
+    found = np.zeros(len(offsets) - 1, np.uint8)
+    for text in range(len(offsets) - 1):
+        start, end = offsets[text], offsets[text + 1]
+        for position in range(start + 2, end - 2):  # 2 letters before, a space and a letter after
+            mark = data[position]
+            if (mark != 46 and mark != 33 and mark != 63) or data[position + 1] != 32:
+                continue
+            after = position + 1
+            while after < end and data[after] == 32:
+                after += 1
+            if after == end or not 97 <= data[after] <= 122:
+                continue
+            first = position
+            while first > start and 97 <= (data[first - 1] | 32) <= 122:  # an ASCII letter
+                first -= 1
+            if position - first < 2 or (first > start and data[first - 1] == 46):
+                continue
+            if mark != 46:
+                found[text] |= MAY_FIX | NEEDS_NAMES
+                continue
+            if position - first <= 8:
+                code = np.uint64(0)
+                for index in range(first, position):
+                    code |= np.uint64(data[index] | 32) << np.uint64(8 * (index - first))
+                at = np.searchsorted(abbreviations, code)
+                if at < len(abbreviations) and abbreviations[at] == code:
+                    continue
+            found[text] |= MAY_FIX
+    return found
+
 
 _CODE_OR_URL = r"```.*?(?:```|$)|`[^`\n]*`|\S*(?:://|www\.)\S*"
 _QUOTATION = r'"[^"\n]*(?:\n(?!\s*\n)[^"\n]*)*"|“[^”]*”'

@@ -162,9 +162,9 @@ class Clean(Stage):
                 edits.apply(misread, lambda texts: list(map(mojibake.fix_cp1256, texts.to_pylist()))))
         edits.apply(edits.measure(needs_trim), pc.utf8_trim_whitespace)
         if "casing" in options.filters:
-            candidates = edits.measure(lambda texts: matches(texts, casing.CANDIDATE))
-            calls["sentence_case"] = int(candidates.sum())
-            repaired["fixed_sentence_case"] = layout.any_per_row(_fix_case(layout, edits, candidates))
+            found = edits.measure(casing.sentence_starts)
+            calls["sentence_case"] = int((found > 0).sum())
+            repaired["fixed_sentence_case"] = layout.any_per_row(_fix_case(layout, edits, found))
         reasons = np.full(rows.num_rows, "", dtype=object)
         details = np.full(rows.num_rows, None, dtype=object)
         empty = edits.measure(is_blank)
@@ -273,11 +273,12 @@ def _unprintable(data, offsets):  # pragma: no cover (compiled; tested through m
     return found
 
 
-def _fix_case(layout: TurnLayout, edits: TurnEdits, candidates: np.ndarray) -> np.ndarray:
-    """Sentence case on the candidate turns; a turn with a candidate after `!` or `?` knows its
-    dialogue's names (`bang_names`), read only for those dialogues."""
+def _fix_case(layout: TurnLayout, edits: TurnEdits, found: np.ndarray) -> np.ndarray:
+    """Sentence case on the turns `casing.sentence_starts` found; a turn with a candidate after
+    `!` or `?` knows its dialogue's names (`bang_names`), read only for those dialogues."""
+    candidates = (found & casing.MAY_FIX) > 0
     owners = layout.owner[candidates]
-    after_bang = _turns_matching(edits, candidates, casing.BANG_CANDIDATE)
+    after_bang = (found & casing.NEEDS_NAMES) > 0
     starts = np.cumsum(layout.lengths) - layout.lengths
     names = {}
     for owner in np.unique(layout.owner[after_bang]).tolist():

@@ -94,7 +94,7 @@ def text_signals(texts: pa.StringArray, exact: np.ndarray | None = None) -> tupl
     these of the others (the rest keep the compiled pass's bounds: function words at most,
     bytes and code points beyond ASCII at least what the regexes count; `exactly` refines more)."""
     offsets, data = string_buffers(texts)
-    words, english, foreign, non_ascii, plain = _ascii_signals(data, offsets, _WORD_CODES, _WORD_IS_FOREIGN)
+    words, english, foreign, non_ascii, plain = _ascii_signals(data, offsets, _WORD_CODES, _WORD_KINDS)
     signals = (words, english, foreign, np.diff(offsets), non_ascii)
     exactly(texts, signals, ~plain & (True if exact is None else exact))
     return signals
@@ -125,17 +125,45 @@ def _words_pattern(words: tuple[str, ...]) -> str:
     return r"\b(?:" + "|".join(words) + r")\b"
 
 
-# A word of up to 8 bytes packed in a number (little-endian): the kernel compares whole words.
-_CODED = sorted((int.from_bytes(word.encode(), "little"), foreign)
-                for foreign, words in enumerate((ENGLISH_WORDS, FOREIGN_WORDS)) for word in words)
-_WORD_CODES = np.array([code for code, _ in _CODED], np.uint64)
-_WORD_IS_FOREIGN = np.array([foreign for _, foreign in _CODED], np.bool_)
-_WORD_BYTE = np.zeros(256, np.bool_)  # what `\b` separates, in ASCII: letters, digits, underscore
-_WORD_BYTE[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")] = True
+# Function words packed in numbers (a word of up to 8 bytes, little-endian), in an open-addressed
+# table: the kernels look each word up with one multiply and, nearly always, one compare.
+_TABLE_BITS = 10
+_HASH_MULTIPLIER = 0x9E3779B97F4A7C15
+
+
+def _word_table() -> tuple[np.ndarray, np.ndarray]:
+    codes = np.zeros(1 << _TABLE_BITS, np.uint64)
+    kinds = np.zeros(1 << _TABLE_BITS, np.uint8)  # 1 English, 2 foreign
+    for kind, words in ((1, ENGLISH_WORDS), (2, FOREIGN_WORDS)):
+        for word in words:
+            code = int.from_bytes(word.encode(), "little")
+            slot = ((code * _HASH_MULTIPLIER) % (1 << 64)) >> (64 - _TABLE_BITS)
+            while codes[slot]:
+                slot = (slot + 1) % len(codes)
+            codes[slot], kinds[slot] = code, kind
+    return codes, kinds
+
+
+_WORD_CODES, _WORD_KINDS = _word_table()
+_LONGEST_WORD = max(len(word) for word in ENGLISH_WORDS + FOREIGN_WORDS)
+_LOWER_WORD_BYTE = np.zeros(256, np.uint8)  # what `\b` separates, in ASCII (letters, digits,
+for _byte in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_":  # underscore),
+    _LOWER_WORD_BYTE[_byte] = _byte | 32 if chr(_byte).isalpha() else _byte  # lower-cased; else 0
+
+
+@numba.njit(inline="always", cache=True)
+def _word_kind(code, codes, kinds):  # pragma: no cover (compiled)
+    """1 if the packed word is an English function word, 2 if a foreign one, else 0."""
+    slot = (code * np.uint64(_HASH_MULTIPLIER)) >> np.uint64(64 - _TABLE_BITS)
+    while codes[slot] != 0:
+        if codes[slot] == code:
+            return kinds[slot]
+        slot = (slot + np.uint64(1)) & np.uint64((1 << _TABLE_BITS) - 1)
+    return 0
 
 
 @numba.njit(nogil=True, cache=True)
-def _ascii_signals(data, offsets, codes, is_foreign):  # pragma: no cover (compiled; tested via text_signals)
+def _ascii_signals(data, offsets, codes, kinds):  # pragma: no cover (compiled; tested via text_signals)
     """Per text: spaces + 1, words (runs of letters, digits, underscore) equal to an English and
     to a foreign function word once lower-cased, whether all bytes are ASCII, and the code points
     beyond ASCII. In a text that is not ASCII, a word touching a byte beyond ASCII counts as no
@@ -147,31 +175,42 @@ def _ascii_signals(data, offsets, codes, is_foreign):  # pragma: no cover (compi
     beyond = np.zeros(count, np.int64)
     plain = np.ones(count, np.bool_)
     for text in range(count):
-        end = offsets[text + 1]
-        code, length = np.uint64(0), 0
-        for position in range(offsets[text], end + 1):
-            byte = data[position] if position < end else np.uint8(32)  # `end`: the word ends
-            if byte >= 128:
-                plain[text] = False
-                beyond[text] += byte >= 0xC0  # the first byte of a code point
-                length = 9  # a word with it is no function word
-                continue
-            if _WORD_BYTE[byte]:
-                if length < 8:
-                    lower = byte + 32 if 65 <= byte <= 90 else byte
-                    code |= np.uint64(lower) << np.uint64(8 * length)
-                length += 1
-                continue
-            if 0 < length <= 8:
-                found = np.searchsorted(codes, code)
-                if found < len(codes) and codes[found] == code:
-                    if is_foreign[found]:
-                        foreign[text] += 1
-                    else:
-                        english[text] += 1
-            code, length = np.uint64(0), 0
-            words[text] += byte == 32 and position < end
+        _, words[text], english[text], foreign[text], beyond[text] = _scan(
+            data, offsets[text], offsets[text + 1], codes, kinds, -1.0)
+        plain[text] = beyond[text] == 0  # valid UTF-8: a byte beyond ASCII is in a code point
     return words, english, foreign, beyond, plain
+
+
+@numba.njit(inline="always", cache=True)
+def _scan(data, start, end, codes, kinds, give_up_share):  # pragma: no cover (compiled)
+    """One text's signals (see `_ascii_signals`). With `give_up_share` >= 0, stops as soon as
+    English function words are more than that share of all the words the text can still have
+    (every byte left a space): (where it stopped, else `end`; and the counts so far)."""
+    spaces, english, foreign, beyond = 0, 0, 0, 0
+    code, length = np.uint64(0), 0
+    for position in range(start, end + 1):
+        byte = data[position] if position < end else np.uint8(32)  # `end`: the word ends
+        lower = _LOWER_WORD_BYTE[byte]
+        if lower != 0:
+            if length < 8:
+                code |= np.uint64(lower) << np.uint64(8 * length)
+            length += 1
+            continue
+        if byte >= 128:
+            beyond += byte >= 0xC0  # the first byte of a code point
+            length = 9  # a word with it is no function word
+            continue
+        if 0 < length <= _LONGEST_WORD:
+            kind = _word_kind(code, codes, kinds)
+            if kind == 2:
+                foreign += 1
+            elif kind == 1:
+                english += 1
+                if give_up_share >= 0 and english > give_up_share * (spaces + 1 + end - position):
+                    return position, spaces + 1, english, foreign, beyond
+        code, length = np.uint64(0), 0
+        spaces += byte == 32 and position < end
+    return end, spaces + 1, english, foreign, beyond
 
 
 TURN_POLICIES = ("flag", "reject", "off")
@@ -247,19 +286,15 @@ class LanguageFilter(Stage):
         turns = plain_strings(layout.turns)
         # The compiled pass's bounds pick the turns that may qualify (a superset); the regexes
         # decide those exactly, so typography in an English turn costs no regex pass.
-        signals = text_signals(turns, exact=np.zeros(len(turns), bool))
-        words, english, _, chars, beyond = signals  # bytes, and code points beyond ASCII, here
-        code_points_at_least = chars - 3 * beyond  # each takes at most 3 more bytes
-        maybe = (chars >= MIN_TURN_CHARS) & (
-            ((words >= MIN_WORDS) & (english <= MAX_TURN_ENGLISH_SHARE * words))
-            | (beyond >= MIN_TURN_OTHER_SCRIPT * code_points_at_least))
-        plain = beyond == 0
-        exactly(turns, signals, maybe & ~plain)
-        words, english, foreign, chars, non_ascii = signals
-        look = (maybe & (chars >= MIN_TURN_CHARS)
-                & (((words >= MIN_WORDS) & (english <= MAX_TURN_ENGLISH_SHARE * words)
-                    & (foreign >= MIN_TURN_FOREIGN_SHARE * words))
-                   | (non_ascii >= MIN_TURN_OTHER_SCRIPT * chars)))
+        offsets, data = string_buffers(turns)
+        maybe = np.flatnonzero(_may_be_foreign(data, offsets, _WORD_CODES, _WORD_KINDS))
+        look = np.zeros(len(turns), bool)
+        if len(maybe):
+            words, english, foreign, chars, non_ascii = text_signals(turns.take(pa.array(maybe)))
+            look[maybe] = ((chars >= MIN_TURN_CHARS)
+                           & (((words >= MIN_WORDS) & (english <= MAX_TURN_ENGLISH_SHARE * words)
+                               & (foreign >= MIN_TURN_FOREIGN_SHARE * words))
+                              | (non_ascii >= MIN_TURN_OTHER_SCRIPT * chars)))
         if look.any():  # code is no language: only the few turns looked at are searched for it
             chosen = np.flatnonzero(look)
             look[chosen[matches(turns.take(pa.array(chosen)), r"```|[{};]\s*\n")]] = False
@@ -273,6 +308,27 @@ class LanguageFilter(Stage):
         starts = (np.cumsum(layout.lengths) - layout.lengths)[foreign]
         languages = [f"{position} is {detected[start + position]}" for position, start in zip(first, starts)]
         return foreign, languages, int(doubt.sum())
+
+
+@numba.njit(nogil=True, cache=True)
+def _may_be_foreign(data, offsets, codes, kinds):  # pragma: no cover (compiled; tested via LanguageFilter)
+    """Per turn, on the compiled pass's bounds (bytes for characters, code points beyond ASCII
+    for letters beyond it, function words at most): long, and either few English function
+    words among 20 or more words, or letters beyond ASCII a large share. Each turn is read only
+    as far as needed by the words: until the English ones are too many for the turn to qualify
+    by them whatever follows (the rest is then only counted for letters beyond ASCII)."""
+    found = np.zeros(len(offsets) - 1, np.bool_)
+    for text in range(len(offsets) - 1):
+        start, end = offsets[text], offsets[text + 1]
+        chars = end - start
+        if chars < MIN_TURN_CHARS:
+            continue
+        stopped, words, english, _, beyond = _scan(data, start, end, codes, kinds, MAX_TURN_ENGLISH_SHARE)
+        for position in range(stopped, end):
+            beyond += data[position] >= 0xC0
+        found[text] = ((stopped == end and words >= MIN_WORDS and english <= MAX_TURN_ENGLISH_SHARE * words)
+                       or beyond >= MIN_TURN_OTHER_SCRIPT * (chars - 3 * beyond))  # 3 more bytes at most
+    return found
 
 
 # A long turn mostly in one of these scripts is in its language (langdetect's code); a long
