@@ -227,8 +227,8 @@ def test_a_turn_the_compiled_pretest_passes_over_is_one_sentence_case_leaves_alo
             assert fixed == fix_sentence_case(text), text
     # and it passes over the usual: abbreviations, initials, words after a dot
     assert sentence_starts(pa.array(["Add 1 Tsp. salt, 2 oz. butter.", "Use e.g. this.", "Run node.js. then",
-                                     "Hi. there", "Wow! nice"])).tolist() == [0, 0, 0, MAY_FIX,
-                                                                              MAY_FIX | NEEDS_NAMES]
+                                     "Visit ZOOM! now", "Hi. there", "Wow! nice"])).tolist() == [
+        0, 0, 0, 0, MAY_FIX, MAY_FIX | NEEDS_NAMES]
 
 
 def test_filters_off_leave_text_alone():
@@ -332,3 +332,13 @@ def test_a_lost_character_is_flagged_or_rejected_never_guessed():
     rejected = clean(rows(dialogue, ["q", "a"]), CleanOptions(replacement_character="reject"))
     assert rejected.rejects.column("reason").to_pylist() == ["replacement_character"]
     assert rejected.rejects.column("detail").to_pylist() == ["turn 0 holds U+FFFD"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.one_of(CASING_TEXT, st.text(max_size=12)), max_size=4), max_size=5))
+def test_the_names_of_every_dialogue_at_once_are_each_dialogues_names(dialogues):
+    from ultrachat_dataset.stages.casing import bang_names, bang_names_by_dialogue
+    texts = [text for dialogue in dialogues for text in dialogue]
+    owners = np.repeat(np.arange(len(dialogues)), [len(dialogue) for dialogue in dialogues])
+    found = bang_names_by_dialogue(pa.array(texts, pa.string()), owners)
+    assert found == {index: bang_names(dialogue) for index, dialogue in enumerate(dialogues) if dialogue}

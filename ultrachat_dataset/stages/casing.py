@@ -20,6 +20,7 @@ import re
 
 import numba
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 from ..turns import matches, string_buffers
@@ -61,8 +62,8 @@ MAY_FIX, NEEDS_NAMES = 1, 2  # what `sentence_starts` finds in a turn
 def sentence_starts(turns: pa.Array) -> np.ndarray:
     """Per turn, in one compiled pass over the bytes: MAY_FIX where `_FIX` (but its look-ahead)
     finds a word that no rule of `fix_sentence_case` passes over without reading on (a `.` after
-    an abbreviation is one); with NEEDS_NAMES too where that word ends in `!` or `?` (the
-    dialogue's `bang_names` then decide). A turn without MAY_FIX is left as it is by
+    an abbreviation, `!` or `?` after a word in capitals); with NEEDS_NAMES too where that word
+    ends in `!` or `?` (the dialogue's `bang_names` then decide). A turn without MAY_FIX is left as it is by
     `fix_sentence_case`, which then needs no call (a test holds this on hard text).
 
     A regex (polars: its literal search is vectorised) picks the few turns with a mark between
@@ -99,8 +100,12 @@ def _sentence_starts(data, offsets, abbreviations):  # pragma: no cover (compile
                 first -= 1
             if position - first < 2 or (first > start and data[first - 1] == 46):
                 continue
-            if mark != 46:
-                found[text] |= MAY_FIX | NEEDS_NAMES
+            if mark != 46:  # an all-caps word before `!` or `?` is a name ("BRAVO!"): no fix
+                capitals = 0
+                for index in range(first, position):
+                    capitals += data[index] < 97
+                if capitals < position - first:
+                    found[text] |= MAY_FIX | NEEDS_NAMES
                 continue
             if position - first <= 8:
                 code = np.uint64(0)
@@ -127,9 +132,25 @@ _SHORT_LINE = 60  # characters: two such lines in a row are verse or a list
 _NAME_IN_SENTENCE = re.compile(r"(?<=[A-Za-z0-9,;] )([A-Z][A-Za-z]*)[!?]")
 
 
+# The same in Rust's syntax (no look-behind: the letter and the space before are part of the
+# match, which can overlap no other, as a match ends in `!` or `?`).
+_NAME_IN_SENTENCE_MATCH = r"[A-Za-z0-9,;] [A-Z][A-Za-z]*[!?]"
+
+
 def bang_names(texts: list[str]) -> frozenset[str]:
     """The words of a dialogue written as names before `!` or `?` (lower-cased)."""
     return frozenset(name.lower() for text in texts for name in _NAME_IN_SENTENCE.findall(text))
+
+
+def bang_names_by_dialogue(texts: pa.Array, dialogues: np.ndarray) -> dict[int, frozenset[str]]:
+    """`bang_names` of each dialogue, from its turns' `texts` (each turn's dialogue in
+    `dialogues`), in one vector pass (polars)."""
+    found = pl.DataFrame({"dialogue": dialogues, "text": pl.from_arrow(texts)}).select(
+        "dialogue", pl.col("text").str.extract_all(_NAME_IN_SENTENCE_MATCH)).explode("text").drop_nulls()
+    names: dict[int, set[str]] = {int(dialogue): set() for dialogue in np.unique(dialogues)}
+    for dialogue, match in found.iter_rows():
+        names[dialogue].add(match[2:-1].lower())  # the word between "x " and the mark
+    return {dialogue: frozenset(words) for dialogue, words in names.items()}
 
 
 def fix_sentence_case(text: str, names: frozenset[str] = frozenset()) -> str:

@@ -279,11 +279,10 @@ def _fix_case(layout: TurnLayout, edits: TurnEdits, found: np.ndarray) -> np.nda
     candidates = (found & casing.MAY_FIX) > 0
     owners = layout.owner[candidates]
     after_bang = (found & casing.NEEDS_NAMES) > 0
-    starts = np.cumsum(layout.lengths) - layout.lengths
     names = {}
-    for owner in np.unique(layout.owner[after_bang]).tolist():
-        turns = np.arange(starts[owner], starts[owner] + layout.lengths[owner])
-        names[owner] = casing.bang_names(edits.texts(turns).to_pylist())
+    if after_bang.any():
+        in_named = np.isin(layout.owner, layout.owner[after_bang])  # every turn of those dialogues
+        names = casing.bang_names_by_dialogue(edits.texts(np.flatnonzero(in_named)), layout.owner[in_named])
     return edits.apply(candidates, lambda texts: [
         casing.fix_sentence_case(text, names.get(owner, frozenset()))
         for text, owner in zip(texts.to_pylist(), owners.tolist())])
