@@ -31,6 +31,8 @@ from ..hashing import mix64
 from ..rejects import rejects_from_rows
 from ..turns import TurnLayout, one_array, opening_text, string_buffers
 from .normalize import (
+    FOLD_CLASS,
+    FOLD_LOWER,
     KEEP_BYTE,
     LOWER_BYTE,
     NOT_BREAK_BYTE,
@@ -173,8 +175,10 @@ def minhash_bands(data: pa.Array | pa.ChunkedArray, options: DedupOptions) -> tu
 
     One-permutation hashing estimates Jaccard well only when a text has about as many shingles
     as bins; shorter texts (under `bands * rows_per_band` shingles) are left to exact dedup.
-    ASCII openings (almost all) are read straight from the turns in one compiled pass
-    (`_opening_minhash`); the others are normalised by the Unicode rule first, then read the same way.
+    Openings are read straight from the turns in one compiled pass (`_opening_minhash`), which
+    folds characters beyond ASCII by the rule's table; the few with a character the table cannot
+    fold (NFKC changes it, emoji, CJK) are normalised by the Unicode rule first, then read the
+    same way.
     """
     bins = options.bands * options.rows_per_band
     signature, shingles = opening_signatures(data, options)
@@ -195,10 +199,10 @@ def opening_signatures(data: pa.Array | pa.ChunkedArray,
     layout = TurnLayout.of(data)
     offsets, text = string_buffers(plain_strings(layout.turns))
     first_turn = np.concatenate([[0], np.cumsum(layout.lengths)]).astype(np.int64)
-    signature, shingles, non_ascii = _opening_minhash(
+    signature, shingles, unfolded = _opening_minhash(
         text, offsets, first_turn, options.near_chars, bins, _multipliers(options.shingle_words), True)
-    if non_ascii.any():
-        rows = np.flatnonzero(non_ascii)
+    if unfolded.any():
+        rows = np.flatnonzero(unfolded)
         opening = opening_text(data.take(pa.array(rows)), options.near_chars)
         offsets, text = string_buffers(plain_strings(regex_normalized(opening, keep_spaces=True)))
         signature[rows], shingles[rows], _ = _opening_minhash(
@@ -214,54 +218,104 @@ def _multipliers(width: int) -> np.ndarray:
 
 @numba.njit(nogil=True, cache=True)
 def _opening_minhash(text, offsets, first_turn, budget, bins, multipliers,
-                     ascii_only):  # pragma: no cover (compiled; tested through opening_signatures)
-    """One pass over the opening bytes of each dialogue: words, shingles, MinHash signature.
+                     raw):  # pragma: no cover (compiled; tested through opening_signatures)
+    """One pass over the opening characters of each dialogue: words, shingles, MinHash signature.
 
     Dialogue d is turns first_turn[d] .. first_turn[d+1]-1, read as if joined by a line break,
-    for at most `budget` bytes. Words are the ASCII rule's (`normalize`): runs of letters and
-    digits, lower-cased, punctuation dropped, cut at white space. A word's hash is FNV-1a 64 of
-    its bytes, mixed (SplitMix64); a shingle is the sum of `len(multipliers)` consecutive word
-    hashes times their position's multiplier, mixed; its high half picks the bin, its low half
-    competes for the bin's minimum. `ascii_only`: a dialogue with a non-ASCII byte in its
-    opening is only flagged (the caller normalises it by the Unicode rule); otherwise such
-    bytes are letters (text the Unicode rule already normalised).
+    for at most `budget` characters. Words are the rule's (`normalize`): runs of letters and
+    digits, lower-cased, punctuation dropped, cut at white space; ASCII by the byte classes,
+    other characters (`raw`) by the folding table (`FOLD_CLASS`, `FOLD_LOWER`): a dialogue with
+    a character the table cannot fold is only flagged (the caller normalises it by the Unicode
+    rule and reads it again, not `raw`: then bytes beyond ASCII are letters already folded).
+    A word's hash is FNV-1a 64 of its folded UTF-8 bytes, mixed (SplitMix64); a shingle is the
+    sum of `len(multipliers)` consecutive word hashes times their position's multiplier, mixed;
+    its high half picks the bin, its low half competes for the bin's minimum.
     """
     dialogues, width = len(first_turn) - 1, len(multipliers)
     signature = np.full((dialogues, bins), _NO_SHINGLE)
     shingles = np.zeros(dialogues, np.int64)
-    non_ascii = np.zeros(dialogues, np.bool_)
+    unfolded = np.zeros(dialogues, np.bool_)
     window = np.zeros(width, np.uint64)  # the last words' hashes, oldest first
     for d in range(dialogues):
         left, words, word, in_word = budget, 0, _FNV_OFFSET, False
         for turn in range(first_turn[d], first_turn[d + 1]):
-            start = offsets[turn]
-            end = min(offsets[turn + 1], start + left)
-            left -= end - start
-            for position in range(start, end + 1):  # `end`: the break after the turn
-                byte = text[position] if position < end else 10
-                if ascii_only and byte >= 128:
-                    non_ascii[d] = True
+            position, end = offsets[turn], offsets[turn + 1]
+            while position < end and left > 0:
+                stop = min(end, position + left)
+                start = position
+                for position in range(start, stop):  # a run of ASCII (one byte a character)
+                    byte = text[position]
+                    if raw and byte >= 128:
+                        break
+                    if KEEP_BYTE[byte]:
+                        word = (word ^ _U64(LOWER_BYTE[byte])) * _FNV_PRIME
+                        in_word = True
+                    elif in_word and not NOT_BREAK_BYTE[byte]:  # a word ends: slide it in
+                        words = _slide(word, window, multipliers, words, signature, shingles, d, bins)
+                        word, in_word = _FNV_OFFSET, False
+                else:
+                    position = stop
+                left -= position - start
+                if position == stop:
                     break
-                if KEEP_BYTE[byte]:
-                    word = (word ^ _U64(LOWER_BYTE[byte])) * _FNV_PRIME
+                byte = text[position]  # a character beyond ASCII
+                left -= 1
+                if byte < 0xE0:
+                    point, size = ((byte & 0x1F) << 6) | (text[position + 1] & 0x3F), 2
+                elif byte < 0xF0:
+                    point = (((byte & 0x0F) << 12) | ((text[position + 1] & 0x3F) << 6)
+                             | (text[position + 2] & 0x3F))
+                    size = 3
+                else:
+                    point, size = len(FOLD_CLASS), 4  # beyond the table
+                position += size
+                kind = FOLD_CLASS[point] if point < len(FOLD_CLASS) else 3
+                if kind == 3:
+                    unfolded[d] = True
+                    break
+                if kind == 1:  # kept: its lower case's UTF-8 bytes go into the word
+                    folded = FOLD_LOWER[point]
+                    if folded < 0x80:
+                        word = (word ^ _U64(folded)) * _FNV_PRIME
+                    elif folded < 0x800:
+                        word = (word ^ _U64(0xC0 | (folded >> 6))) * _FNV_PRIME
+                        word = (word ^ _U64(0x80 | (folded & 0x3F))) * _FNV_PRIME
+                    else:
+                        word = (word ^ _U64(0xE0 | (folded >> 12))) * _FNV_PRIME
+                        word = (word ^ _U64(0x80 | ((folded >> 6) & 0x3F))) * _FNV_PRIME
+                        word = (word ^ _U64(0x80 | (folded & 0x3F))) * _FNV_PRIME
                     in_word = True
-                elif in_word and not NOT_BREAK_BYTE[byte]:  # a word ends: slide it in
-                    shingle = _U64(0)
-                    for k in range(width - 1):
-                        window[k] = window[k + 1]
-                        shingle += window[k] * multipliers[k]
-                    window[width - 1] = _mix(word)
-                    words += 1
-                    if words >= width:  # the window is full: fold its shingle into the signature
-                        mixed = _mix(shingle + window[width - 1] * multipliers[width - 1])
-                        slot = ((mixed >> _U64(32)) * _U64(bins)) >> _U64(32)
-                        signature[d, slot] = min(signature[d, slot], mixed & _U64(0xFFFFFFFF))
-                        shingles[d] += 1
+                elif kind == 2 and in_word:  # white space
+                    words = _slide(word, window, multipliers, words, signature, shingles, d, bins)
                     word, in_word = _FNV_OFFSET, False
-            if non_ascii[d] or left == 0:
+            if unfolded[d]:
+                break
+            if in_word:  # the line break after the turn (or the opening's end) ends a word
+                words = _slide(word, window, multipliers, words, signature, shingles, d, bins)
+                word, in_word = _FNV_OFFSET, False
+            if left == 0:
                 break
             left -= 1  # the line break joining this turn to the next
-    return signature, shingles, non_ascii
+    return signature, shingles, unfolded
+
+
+@numba.njit(inline="always", cache=True)
+def _slide(word, window, multipliers, words, signature, shingles, d, bins):  # pragma: no cover
+    """A word ends: its mixed hash slides into the window; once the window is full, the shingle
+    it makes is folded into the dialogue's signature. The words seen, with this one."""
+    width = len(multipliers)
+    shingle = _U64(0)
+    for k in range(width - 1):
+        window[k] = window[k + 1]
+        shingle += window[k] * multipliers[k]
+    window[width - 1] = _mix(word)
+    words += 1
+    if words >= width:  # the window is full: fold its shingle into the signature
+        mixed = _mix(shingle + window[width - 1] * multipliers[width - 1])
+        slot = ((mixed >> _U64(32)) * _U64(bins)) >> _U64(32)
+        signature[d, slot] = min(signature[d, slot], mixed & _U64(0xFFFFFFFF))
+        shingles[d] += 1
+    return words
 
 
 @numba.njit(inline="always", cache=True)

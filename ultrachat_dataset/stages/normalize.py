@@ -86,7 +86,7 @@ def regex_normalized(texts: pa.Array, keep_spaces: bool) -> pa.Array:
     typography) take the regexes, NFKC applied only to the texts it changes ("…", "™", "½")."""
     texts = plain_strings(texts)
     offsets, data = string_buffers(texts)
-    out, out_offsets, unfolded = _fold(data, offsets, np.arange(len(texts)), _FOLD_CLASS, _FOLD_LOWER,
+    out, out_offsets, unfolded = _fold(data, offsets, np.arange(len(texts)), FOLD_CLASS, FOLD_LOWER,
                                        keep_spaces)
     folded = pl.from_arrow(_strings(out_offsets, out)).cast(pl.String).alias("text")
     rest = np.flatnonzero(unfolded)
@@ -128,7 +128,7 @@ def _fold_table() -> tuple[np.ndarray, np.ndarray]:
     return classes, lower
 
 
-_FOLD_CLASS, _FOLD_LOWER = _fold_table()
+FOLD_CLASS, FOLD_LOWER = _fold_table()  # also read by dedup's MinHash kernel
 
 
 @numba.njit(nogil=True, cache=True)
