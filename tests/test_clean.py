@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ultrachat_dataset.release.read import ROW_SCHEMA
@@ -229,6 +229,38 @@ def test_a_turn_the_compiled_pretest_passes_over_is_one_sentence_case_leaves_alo
     assert sentence_starts(pa.array(["Add 1 Tsp. salt, 2 oz. butter.", "Use e.g. this.", "Run node.js. then",
                                      "Visit ZOOM! now", "Hi. there", "Wow! nice"])).tolist() == [
         0, 0, 0, 0, MAY_FIX, MAY_FIX | NEEDS_NAMES]
+
+
+# Where code, URLs, quotations and pasted material begin and end: their literals in any case,
+# the characters Unicode's case folding takes to ASCII letters (Kelvin sign, long s, dotted I).
+PROTECTED_PIECES = ["```", "`", "://", "http", "www.", "www", '"', "“", "”", "x", "a b", " ", "\n",
+                    "\n\n", ":", ".", "Given the text", "GIVEN THE", "here is a piece of text",
+                    "Answer according to", "read the passage below", "based on the passage above",
+                    "Poem:", "poem:\n", "text:\n", "article:", "materia\u017f:\n", "\u212aey",
+                    "g\u0130ven the text", "é"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(PROTECTED_PIECES), max_size=20).map("".join))
+@example("A Poem:\nroses are red").via("each word of the pre-test")
+@example("Read the materia\u017f:\nit").via("case folding beyond ASCII")
+@example("G\u0130VEN THE TEXT below").via("case folding beyond ASCII")
+@example("see www.example.org or x://y.").via("each URL literal")
+def test_the_cheap_tests_before_the_protection_regexes_change_no_answer(text):
+    """A text is searched only with the parts of the protection pattern whose literals it holds,
+    and tested for pasted material only if it holds one of the words: the answers are those of
+    the whole patterns."""
+    import re
+
+    from ultrachat_dataset.stages.casing import (
+        _PASTED_MATERIAL,
+        _PROTECTED_PARTS,
+        pastes_material,
+        protected_spans,
+    )
+    whole = re.compile("|".join(pattern for _, pattern in _PROTECTED_PARTS), re.S)
+    assert protected_spans(text) == [match.span() for match in whole.finditer(text)]
+    assert pastes_material(text) == (_PASTED_MATERIAL.search(text) is not None)
 
 
 def test_filters_off_leave_text_alone():

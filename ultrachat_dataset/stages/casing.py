@@ -16,6 +16,7 @@ A capital goes after `.`, `!` or `?` and spaces, before a plain lowercase word, 
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numba
@@ -118,14 +119,22 @@ def _sentence_starts(data, offsets, abbreviations):  # pragma: no cover (compile
     return found
 
 
-_CODE_OR_URL = r"```.*?(?:```|$)|`[^`\n]*`|\S*(?:://|www\.)\S*"
-_QUOTATION = r'"[^"\n]*(?:\n(?!\s*\n)[^"\n]*)*"|“[^”]*”'
-_PROTECTED = re.compile(f"{_CODE_OR_URL}|{_QUOTATION}", re.S)
+# What is left as written: code (fences, backticks), URLs and quotations, each part of the pattern
+# with the literals it cannot match without. A text is searched only with the parts whose literal
+# it holds: the spans are the same (a part that can match nowhere never wins a position), and
+# the URL part, whose `\S*` backtracks at every character of a long token, is rarely tried.
+_PROTECTED_PARTS = ((("```",), r"```.*?(?:```|$)"), (("`",), r"`[^`\n]*`"),
+                    (("://", "www."), r"\S*(?:://|www\.)\S*"),
+                    (('"',), r'"[^"\n]*(?:\n(?!\s*\n)[^"\n]*)*"'), (("“",), r"“[^”]*”"))
 # The release's templates for pasted material (user turns quote an article, a poem, a review).
 _PASTED_MATERIAL = re.compile(
     r"(?i)\b(?:given the (?:text|material|passage)|here is a piece of text|answer according to|"
     r"generate according to|read the passage below|based on the (?:passage|text|material) above|"
     r"(?:text|passage|material|article|poem):\s*\n)")
+# In an ASCII text a match holds one of these, lower-cased (a cheap test before the regex; beyond
+# ASCII, case-insensitive matching is Unicode's and the regex alone decides).
+_PASTED_WORDS = ("given the", "here is a piece of text", "according to", "read the passage",
+                 "based on the", "text:", "passage:", "material:", "article:", "poem:")
 _SHORT_LINE = 60  # characters: two such lines in a row are verse or a list
 # A capitalised word ending in ! or ? inside a sentence (after a word, not after . ! ? or a line
 # start): a name ("Metallica Pop!", "in Roar!"), not an interjection ("Great!").
@@ -162,9 +171,9 @@ def fix_sentence_case(text: str, names: frozenset[str] = frozenset()) -> str:
     if any(match.group(2) != "." for match in fixes):
         names = names | bang_names([text])
         fixes = [match for match in fixes if _ends_a_sentence(match, names)]
-    if not fixes or _PASTED_MATERIAL.search(text):
+    if not fixes or pastes_material(text):
         return text
-    protected = [match.span() for match in _PROTECTED.finditer(text)] + _verse_lines(text)
+    protected = protected_spans(text) + _verse_lines(text)
     starts = [match.end() for match in fixes
               if not any(low <= match.start() < high for low, high in protected)]
     if not starts:
@@ -173,6 +182,29 @@ def fix_sentence_case(text: str, names: frozenset[str] = frozenset()) -> str:
     for start in starts:
         chars[start] = chars[start].upper()
     return "".join(chars)
+
+
+def pastes_material(text: str) -> bool:
+    """Whether the turn pastes material to work on (`_PASTED_MATERIAL`)."""
+    if text.isascii():
+        lowered = text.lower()
+        if not any(word in lowered for word in _PASTED_WORDS):
+            return False
+    return _PASTED_MATERIAL.search(text) is not None
+
+
+def protected_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of code, URLs and quotations in the text (`_PROTECTED_PARTS`)."""
+    pattern = _protected_pattern(tuple(any(literal in text for literal in literals)
+                                       for literals, _ in _PROTECTED_PARTS))
+    return [match.span() for match in pattern.finditer(text)] if pattern else []
+
+
+@functools.cache
+def _protected_pattern(present: tuple[bool, ...]) -> re.Pattern | None:
+    """The protected parts that may match, given which parts' literals a text holds."""
+    parts = [pattern for (_, pattern), here in zip(_PROTECTED_PARTS, present) if here]
+    return re.compile("|".join(parts), re.S) if parts else None
 
 
 def _ends_a_sentence(match: re.Match, names: set[str]) -> bool:
