@@ -176,16 +176,16 @@ def _ascii_signals(data, offsets, codes, kinds):  # pragma: no cover (compiled; 
     plain = np.ones(count, np.bool_)
     for text in range(count):
         _, words[text], english[text], foreign[text], beyond[text] = _scan(
-            data, offsets[text], offsets[text + 1], codes, kinds, -1.0)
+            data, offsets[text], offsets[text + 1], codes, kinds, -1.0, 0)
         plain[text] = beyond[text] == 0  # valid UTF-8: a byte beyond ASCII is in a code point
     return words, english, foreign, beyond, plain
 
 
 @numba.njit(inline="always", cache=True)
-def _scan(data, start, end, codes, kinds, give_up_share):  # pragma: no cover (compiled)
+def _scan(data, start, end, codes, kinds, give_up_share, words):  # pragma: no cover (compiled)
     """One text's signals (see `_ascii_signals`). With `give_up_share` >= 0, stops as soon as
-    English function words are more than that share of all the words the text can still have
-    (every byte left a space): (where it stopped, else `end`; and the counts so far)."""
+    English function words are more than that share of the text's `words` (spaces + 1, counted
+    by the caller): (where it stopped, else `end`; and the counts so far)."""
     spaces, english, foreign, beyond = 0, 0, 0, 0
     code, length = np.uint64(0), 0
     for position in range(start, end + 1):
@@ -206,7 +206,7 @@ def _scan(data, start, end, codes, kinds, give_up_share):  # pragma: no cover (c
                 foreign += 1
             elif kind == 1:
                 english += 1
-                if give_up_share >= 0 and english > give_up_share * (spaces + 1 + end - position):
+                if give_up_share >= 0 and english > give_up_share * words:
                     return position, spaces + 1, english, foreign, beyond
         code, length = np.uint64(0), 0
         spaces += byte == 32 and position < end
@@ -314,18 +314,21 @@ class LanguageFilter(Stage):
 def _may_be_foreign(data, offsets, codes, kinds):  # pragma: no cover (compiled; tested via LanguageFilter)
     """Per turn, on the compiled pass's bounds (bytes for characters, code points beyond ASCII
     for letters beyond it, function words at most): long, and either few English function
-    words among 20 or more words, or letters beyond ASCII a large share. Each turn is read only
-    as far as needed by the words: until the English ones are too many for the turn to qualify
-    by them whatever follows (the rest is then only counted for letters beyond ASCII)."""
+    words among 20 or more words, or letters beyond ASCII a large share. The words are read
+    only as far as needed: until the English ones are too many for the turn to qualify by them
+    whatever follows."""
     found = np.zeros(len(offsets) - 1, np.bool_)
     for text in range(len(offsets) - 1):
         start, end = offsets[text], offsets[text + 1]
         chars = end - start
         if chars < MIN_TURN_CHARS:
             continue
-        stopped, words, english, _, beyond = _scan(data, start, end, codes, kinds, MAX_TURN_ENGLISH_SHARE)
-        for position in range(stopped, end):
+        spaces, beyond = 0, 0  # first, in one plain loop: the words (spaces + 1), of which the
+        for position in range(start, end):  # English ones are soon too large a share (then the
+            spaces += data[position] == 32  # word pass stops), and the code points beyond ASCII
             beyond += data[position] >= 0xC0
+        stopped, words, english, _, _ = _scan(data, start, end, codes, kinds, MAX_TURN_ENGLISH_SHARE,
+                                              spaces + 1)
         found[text] = ((stopped == end and words >= MIN_WORDS and english <= MAX_TURN_ENGLISH_SHARE * words)
                        or beyond >= MIN_TURN_OTHER_SCRIPT * (chars - 3 * beyond))  # 3 more bytes at most
     return found
