@@ -70,7 +70,7 @@ def test_whitespace_tokens_equal_the_regex_count(values, data):
 # marks (alone and after a letter they compose with), capital sigma at a word's end, Hangul jamo,
 # characters whose lower case is two (İ), white space beyond ASCII, scripts past the table.
 HARD = list("aA9 \t\n.,’“”–—…™½ﬁ²é É\u00e9\u0065\u0301\u0301\u00a0\u2009\u2028\u0085ΣσςΟΔΟΣİıßẞДж日"
-            "ｱＡ\u1100\u1161\u11a8\u0300\u0345\u00b5\u212b\u00c5\u03a9\u2126")
+            "ｱＡ\u1100\u1161\u11a8\u0300\u0345\u00b5\u212b\u00c5\u03a9\u2126😀")
 hard_text = st.text(alphabet=st.one_of(st.sampled_from(HARD), st.characters(max_codepoint=0x3100)),
                     max_size=30)
 

@@ -266,8 +266,9 @@ def _unprintable(data, offsets):  # pragma: no cover (compiled; tested through m
     found = np.zeros(len(offsets) - 1, np.bool_)
     for text in range(len(offsets) - 1):
         seen = 0
-        for position in range(offsets[text], offsets[text + 1]):
-            byte = data[position]
+        turn = data[offsets[text]:offsets[text + 1]]  # indices from 0: no negative-index test
+        for position in range(len(turn)):
+            byte = turn[position]
             seen |= (byte >= 127) | ((byte < 32) & (byte != 9) & (byte != 10))
         found[text] = seen
     return found

@@ -242,10 +242,12 @@ def _opening_minhash(text, offsets, first_turn, budget, bins, multipliers,
             position, end = offsets[turn], offsets[turn + 1]
             while position < end and left > 0:
                 stop = min(end, position + left)
-                start = position
-                for position in range(start, stop):  # a run of ASCII (one byte a character)
-                    byte = text[position]
+                start, position = position, stop
+                run = text[start:stop]  # indexed from 0: no negative-index test
+                for offset in range(len(run)):  # a run of ASCII (one byte a character)
+                    byte = run[offset]
                     if raw and byte >= 128:
+                        position = start + offset
                         break
                     if KEEP_BYTE[byte]:
                         word = (word ^ _U64(LOWER_BYTE[byte])) * _FNV_PRIME
@@ -253,8 +255,6 @@ def _opening_minhash(text, offsets, first_turn, budget, bins, multipliers,
                     elif in_word and not NOT_BREAK_BYTE[byte]:  # a word ends: slide it in
                         words = _slide(word, window, multipliers, words, signature, shingles, d, bins)
                         word, in_word = _FNV_OFFSET, False
-                else:
-                    position = stop
                 left -= position - start
                 if position == stop:
                     break

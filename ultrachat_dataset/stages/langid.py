@@ -188,8 +188,9 @@ def _scan(data, start, end, codes, kinds, give_up_share, words):  # pragma: no c
     by the caller): (where it stopped, else `end`; and the counts so far)."""
     spaces, english, foreign, beyond = 0, 0, 0, 0
     code, length = np.uint64(0), 0
-    for position in range(start, end + 1):
-        byte = data[position] if position < end else np.uint8(32)  # `end`: the word ends
+    text = data[start:end]  # indexed from 0: no negative-index test
+    for position in range(len(text) + 1):
+        byte = text[position] if position < len(text) else np.uint8(32)  # the end: a word ends
         lower = _LOWER_WORD_BYTE[byte]
         if lower != 0:
             if length < 8:
@@ -207,9 +208,9 @@ def _scan(data, start, end, codes, kinds, give_up_share, words):  # pragma: no c
             elif kind == 1:
                 english += 1
                 if give_up_share >= 0 and english > give_up_share * words:
-                    return position, spaces + 1, english, foreign, beyond
+                    return start + position, spaces + 1, english, foreign, beyond
         code, length = np.uint64(0), 0
-        spaces += byte == 32 and position < end
+        spaces += byte == 32 and position < len(text)
     return end, spaces + 1, english, foreign, beyond
 
 
@@ -323,10 +324,11 @@ def _may_be_foreign(data, offsets, codes, kinds):  # pragma: no cover (compiled;
         chars = end - start
         if chars < MIN_TURN_CHARS:
             continue
-        spaces, beyond = 0, 0  # first, in one plain loop: the words (spaces + 1), of which the
-        for position in range(start, end):  # English ones are soon too large a share (then the
-            spaces += data[position] == 32  # word pass stops), and the code points beyond ASCII
-            beyond += data[position] >= 0xC0
+        spaces, beyond = 0, 0  # first, in one vector loop: the words (spaces + 1), of which the
+        turn = data[start:end]  # English ones are soon too large a share (then the word pass
+        for position in range(len(turn)):  # stops), and the code points beyond ASCII
+            spaces += turn[position] == 32
+            beyond += turn[position] >= 0xC0
         stopped, words, english, _, _ = _scan(data, start, end, codes, kinds, MAX_TURN_ENGLISH_SHARE,
                                               spaces + 1)
         found[text] = ((stopped == end and words >= MIN_WORDS and english <= MAX_TURN_ENGLISH_SHARE * words)

@@ -6,6 +6,10 @@ ASCII, where the same rule is a byte rule: a compiled kernel (numba) lower-cases
 punctuation and cuts words in one pass over the bytes, ~10x faster than the regexes and than
 numpy's several passes. Texts with any non-ASCII byte take the regexes. Property tests hold the
 two paths equal.
+
+The kernels (here and in the other stages) read each text as a slice indexed from 0: numba then
+knows an index is not negative and drops its wrap-around test, without which the compiler makes
+the simple loops vector loops (~3x faster on a count of bytes, ~1.4x on `_squeeze_ascii`).
 """
 
 from __future__ import annotations
@@ -144,21 +148,24 @@ def _fold(data, offsets, chosen, classes, lower, keep_spaces):  # pragma: no cov
     for number in range(len(chosen)):
         text = chosen[number]
         start = size
-        position, end = offsets[text], offsets[text + 1]
+        part = data[offsets[text]:offsets[text + 1]]  # from 0: no negative-index test
         spaced = False  # the last thing written is a space
-        while position < end:
-            byte = data[position]
+        inside = 0  # continuation bytes of the code point read last, still to pass over
+        for position in range(len(part)):
+            if inside:
+                inside -= 1
+                continue
+            byte = part[position]
             if byte < 0x80:
-                point, width = np.int64(byte), 1
+                point = np.int64(byte)
             elif byte < 0xE0:
-                point, width = (np.int64(byte & 0x1F) << 6) | (data[position + 1] & 0x3F), 2
+                point, inside = (np.int64(byte & 0x1F) << 6) | (part[position + 1] & 0x3F), 1
             elif byte < 0xF0:
-                point = ((np.int64(byte & 0x0F) << 12) | (np.int64(data[position + 1] & 0x3F) << 6)
-                         | (data[position + 2] & 0x3F))
-                width = 3
+                point = ((np.int64(byte & 0x0F) << 12) | (np.int64(part[position + 1] & 0x3F) << 6)
+                         | (part[position + 2] & 0x3F))
+                inside = 2
             else:
-                point, width = np.int64(0x110000), 4
-            position += width
+                point, inside = np.int64(0x110000), 3
             kind = classes[point] if point < len(classes) else 3
             if kind == 3:
                 unfolded[number] = True
@@ -219,8 +226,9 @@ def _squeeze_ascii(data, offsets, chosen):  # pragma: no cover (compiled; tested
     size = 0
     for number in range(len(chosen)):
         text = chosen[number]
-        for position in range(offsets[text], offsets[text + 1]):
-            byte = data[position]
+        part = data[offsets[text]:offsets[text + 1]]  # from 0: no negative-index test, a vector loop
+        for position in range(len(part)):
+            byte = part[position]
             kept[size] = LOWER_BYTE[byte]
             size += KEEP_BYTE[byte]
         kept_offsets[number + 1] = size
@@ -241,8 +249,9 @@ def _cut_words(data, offsets, chosen):  # pragma: no cover (compiled; tested thr
     size = words = 0
     for text in chosen:
         in_word = 0
-        for position in range(offsets[text], offsets[text + 1]):
-            byte = data[position]
+        part = data[offsets[text]:offsets[text + 1]]  # from 0: no negative-index test, a vector loop
+        for position in range(len(part)):
+            byte = part[position]
             keep = KEEP_BYTE[byte]
             word_text[words] = text
             words += keep & (1 - in_word)  # a letter after a break starts a word
@@ -276,8 +285,9 @@ def _count_runs(data, offsets, chosen):  # pragma: no cover (compiled; tested th
     for number in range(len(chosen)):
         text = chosen[number]
         runs, inside, high = 0, 0, 0
-        for position in range(offsets[text], offsets[text + 1]):
-            byte = data[position]
+        part = data[offsets[text]:offsets[text + 1]]  # from 0: no negative-index test, a vector loop
+        for position in range(len(part)):
+            byte = part[position]
             keep = NOT_BREAK_BYTE[byte]
             runs += keep & (1 - inside)  # a non-space after a space (or the start) opens a run
             inside = keep
