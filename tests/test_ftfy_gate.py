@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ultrachat_dataset.release import _synth_text
 from ultrachat_dataset.release.synth import _sloppy_cp1252
 from ultrachat_dataset.stages.clean import may_need_repair
-from ultrachat_dataset.stages.ftfy_gate import CLAUSES, ftfy_can_change
+from ultrachat_dataset.stages.ftfy_gate import CLAUSES, TRIGGERS, ftfy_can_change
 from ultrachat_dataset.stages.textlibs import fix_turn_text
 
 
@@ -112,7 +112,9 @@ def test_the_gates_change_no_byte_of_the_output_and_spare_almost_every_call(corp
         synthesize(data, dialogues=400, seed=5, length_scale=0.5, defect_rates={"mojibake": 0.03})
     config = "world" if corpus == "real sample" else "all"
     prepare(local_inputs(config, data), tmp_path / "gated", config, progress=False)
-    monkeypatch.setattr(clean, "ftfy_can_change", lambda turns, among, clauses=None: among)
+    monkeypatch.setattr(clean, "ftfy_can_change", lambda turns, among, clauses=None, held=None: among)
+    monkeypatch.setattr(clean._SCREEN, "held",  # and the character screen says every turn may hold all
+                        lambda turns, among: {name: among for name in clean._SCREEN.bits})
     monkeypatch.setattr(langid, "MIN_LIST_ENGLISH_SHARE", 2.0)  # the list rule off
     monkeypatch.setattr(langid, "_by_script_or_words", lambda turns, chosen: [""] * int(chosen.sum()))
     prepare(local_inputs(config, data), tmp_path / "ungated", config, progress=False)
@@ -130,3 +132,69 @@ def test_the_gates_change_no_byte_of_the_output_and_spare_almost_every_call(corp
         assert gated["clean"]["calls"].get("ftfy", 0) < 0.01 * turns
         assert gated["langid"]["calls"].get("langdetect", 0) < 0.01 * gated["langid"]["in"]
         assert gated["langid"]["calls"]["langdetect"] < ungated["langid"]["calls"]["langdetect"]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(hard_text, min_size=1, max_size=6))
+def test_the_character_screen_passes_over_no_turn_a_clause_holds_for(texts):
+    """Each clause is tried only on the turns the one pass over the characters says hold one of
+    its triggers: a turn any clause (or a cp1256 candidate) holds for is always among them, and
+    the pass finds what a plain reading of the characters finds."""
+    from ultrachat_dataset.stages import clean, mojibake
+    from ultrachat_dataset.stages.ftfy_gate import TRIGGERS
+    from ultrachat_dataset.turns import matches
+    texts = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]  # Arrow holds UTF-8
+    turns = pa.array(texts, pa.string())
+    among = may_need_repair(turns)
+    held = clean._SCREEN.held(turns, among)
+    sets = {**TRIGGERS, "cp1256 lead": mojibake.LEAD_POINTS}
+    for name, points in sets.items():
+        assert held[name].tolist() == [bool(chosen) and any(ord(c) in points or ord(c) > 0xFFFF for c in text)
+                                       for text, chosen in zip(texts, among)], name
+    import polars as pl
+    for name, holds in CLAUSES.items():
+        assert not (holds(pl.Series(texts, dtype=pl.String)) & among & ~held[name]).any(), name
+    assert not (matches(turns, mojibake.CANDIDATE) & ~held["cp1256 lead"]).any()
+
+
+TRIGGERS_NFC = TRIGGERS["not NFC"]
+NFC_SAFE = [chr(point) for point in range(0x20, 0x3000) if point not in TRIGGERS_NFC]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(NFC_SAFE + list("eaAoOnuU \u00e9\u00c5\u00f1")), max_size=40).map("".join))
+def test_a_text_without_a_character_that_can_break_nfc_is_nfc(text):
+    import unicodedata
+    assert unicodedata.is_normalized("NFC", text)
+
+
+def test_every_pair_of_characters_nfc_composes_holds_one_the_screen_looks_for():
+    import unicodedata
+    for point in range(0x10000):  # each composite's pairs: its first two, and all but its last with it
+        decomposed = unicodedata.normalize("NFD", chr(point))  # (Hangul syllables: L V, LV T)
+        if len(decomposed) < 2:
+            continue
+        for pair in {decomposed[:2], unicodedata.normalize("NFC", decomposed[:-1]) + decomposed[-1]}:
+            if not unicodedata.is_normalized("NFC", pair):
+                assert {ord(char) for char in pair} & TRIGGERS_NFC, (hex(point), pair)
+
+
+def test_the_nfc_screen_needs_no_table_beyond_the_first_plane():
+    """A character beyond U+FFFF counts as in every set; so no character of the first plane may
+    compose with one before it only by a composition found beyond it."""
+    import unicodedata
+    for point in range(0x10000, 0x110000):
+        mapping = unicodedata.decomposition(chr(point)).split()
+        if len(mapping) == 2 and not mapping[0].startswith("<"):
+            assert int(mapping[1], 16) > 0xFFFF or int(mapping[1], 16) in TRIGGERS_NFC, hex(point)
+
+
+def test_a_pattern_whose_alternative_names_no_character_has_no_screen():
+    import re
+
+    from ultrachat_dataset.stages.ftfy_gate import required_characters
+    assert required_characters("é[ab]|[xy]+z") == {ord("é")} | {ord("z")}
+    with pytest.raises(ValueError, match="requires no named character"):
+        required_characters(r"é|\w+")
+    with pytest.raises(ValueError, match="case-insensitive"):
+        required_characters("é", re.IGNORECASE)

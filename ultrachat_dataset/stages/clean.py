@@ -41,7 +41,8 @@ from ..turns import (
 )
 from . import casing, mojibake
 from .casing import fix_sentence_case  # noqa: F401  (re-exported)
-from .ftfy_gate import ftfy_can_change
+from .charsets import CharacterSets
+from .ftfy_gate import TRIGGERS, ftfy_can_change
 from .stage import Stage, StageResult, option
 from .textlibs import FTFY_CONFIG, fix_turn_text  # noqa: F401  (FTFY_CONFIG: the repair's settings)
 
@@ -69,6 +70,9 @@ _AI_IDENTITY = (rf"(?i){_B}(?:as an? (?:ai|artificial intelligence|(?:ai |artifi
 _CAPABILITY = (rf"(?i){_B}{_NOT}(?:have )?(?:access|browse|search|connect)[^.\n]{{0,40}}"
                rf"{_B}(?:real-time|internet|current|latest|up-to-date|the web|live){_B}")
 _ANY_DISCLAIMER = rf"(?i){_B}(?:{_NOT}|as an? |i(?: am|'m) )"  # a cheap first look
+# The characters without which ftfy's gate clauses and a cp1256 pair cannot be in a turn: one
+# compiled pass finds the turns with each, and only those are searched.
+_SCREEN = CharacterSets({**TRIGGERS, "cp1256 lead": mojibake.LEAD_POINTS})
 _THANKS = r"(?i)^\W*(?:great|ok(?:ay)?|perfect|awesome|cool)?\W*(?:thanks?|thank you)\b"
 _WELCOME = r"(?i)^\W*(?:you'?re (?:very )?welcome|you are (?:very )?welcome|my pleasure|glad (?:i|to))"
 # ftfy's cost on text it repairs (measured on mojibake turns: ~0.46 us a character).
@@ -153,11 +157,13 @@ class Clean(Stage):
         edits = TurnEdits(layout.turns)
         not_ascii = may_need_repair(edits.original)  # the only turns ftfy, cp1256 or U+FFFD concern
         if options.fix_text:
-            changeable = ftfy_can_change(edits.original, not_ascii)
+            held = _SCREEN.held(edits.original, not_ascii)
+            changeable = ftfy_can_change(edits.original, not_ascii, held=held)
             changed = repair_texts(edits, changeable)
             calls["ftfy"], calls["ftfy_changed"] = int(changeable.sum()), int(changed.sum())
             repaired["text_repaired"] = layout.any_per_row(changed)
-            misread = _turns_matching(edits, not_ascii, mojibake.CANDIDATE)
+            # cp1256 pairs: in a turn that held a lead, or that ftfy changed (it may have made one)
+            misread = _turns_matching(edits, not_ascii & (held["cp1256 lead"] | changed), mojibake.CANDIDATE)
             repaired["fixed_cp1256_mojibake"] = layout.any_per_row(
                 edits.apply(misread, lambda texts: list(map(mojibake.fix_cp1256, texts.to_pylist()))))
         edits.apply(edits.measure(needs_trim), pc.utf8_trim_whitespace)

@@ -19,12 +19,17 @@ regex, ~100x Python's `re` on these classes), translated from ftfy's own pattern
 
 from __future__ import annotations
 
+import re
+import re._constants as sre_constants
+import re._parser as sre_parse
 import unicodedata
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 from ftfy import badness, chardata
+
+from .charsets import CharacterSets
 
 # Every character a fixer of `fix_and_explain` acts on (but the encoding fix).
 ACTED_ON = sorted({*chardata.CONTROL_CHARS, *range(0x80, 0xA0), *chardata.LIGATURES,
@@ -83,17 +88,87 @@ CLAUSES = {
                                        for text in texts.to_list()], bool),
 }
 
+# Typography that real English text is full of: where an alternative of a pattern requires one
+# of several sets of characters, the set with fewest of these is the one screened for.
+_COMMON = frozenset(map(ord, "’‘“”–—…•·°×éèáàíóúñçüöäâêîôû«»©®™"))
 
-def ftfy_can_change(turns: pa.Array, among: np.ndarray, clauses: dict | None = None) -> np.ndarray:
+
+def required_characters(pattern: str, flags: int = 0) -> set[int]:
+    """Characters one of which every match of a Python pattern holds: of each of its top-level
+    alternatives, a set of characters that the alternative requires (a literal, or a class of
+    literals and ranges: no negation, category or case folding), the one with fewest ASCII and
+    common characters. Read with the standard library's own parser of the pattern syntax; an
+    alternative that requires no such set raises (the screen would be unsound)."""
+    if flags & re.IGNORECASE:
+        raise ValueError("a case-insensitive pattern matches characters its classes do not name")
+    tree = sre_parse.parse(pattern, flags)
+    top = tree.data
+    alternatives = top[0][1][1] if len(top) == 1 and top[0][0] is sre_constants.BRANCH else [tree]
+    required: set[int] = set()
+    for alternative in alternatives:
+        choices = [chars for chars in map(_explicit, alternative.data) if chars]
+        if not choices:
+            raise ValueError(f"an alternative of the pattern requires no named character: {alternative}")
+        required |= min(choices, key=lambda chars: (sum(point < 128 for point in chars),
+                                                    len(chars & _COMMON), len(chars)))
+    return required
+
+
+def _explicit(item) -> set[int] | None:
+    """The characters a pattern item requires one of, if it names them all, else None."""
+    op, value = item
+    if op is sre_constants.LITERAL:
+        return {value}
+    if op is sre_constants.IN and all(kind in (sre_constants.LITERAL, sre_constants.RANGE)
+                                      for kind, _ in value):
+        return {point for kind, part in value
+                for point in ((part,) if kind is sre_constants.LITERAL else range(part[0], part[1] + 1))}
+    if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and value[0] >= 1 \
+            and len(value[2].data) == 1:
+        return _explicit(value[2].data[0])
+    return None
+
+
+def _may_break_nfc() -> set[int]:
+    """Characters (of the Basic Multilingual Plane) without which a text is NFC: those NFC
+    changes alone, those with a combining class (NFC may reorder them), the second characters
+    of canonical compositions (NFC may join them to the character before: U+0301 after `e`,
+    a Bengali vowel sign after another, Hangul jamo), by this interpreter's `unicodedata`, which
+    ftfy's NFC uses too. Tests hold every text of the other characters NFC, and every pair NFC
+    composes made of one of these at least."""
+    found = set(range(0x1100, 0x1200)) | set(range(0xD800, 0xE000))
+    for point in range(0x10000):
+        char = chr(point)
+        if unicodedata.combining(char) or unicodedata.normalize("NFC", char) != char:
+            found.add(point)
+        mapping = unicodedata.decomposition(char).split()
+        if len(mapping) == 2 and not mapping[0].startswith("<"):  # canonical, two characters
+            found.add(int(mapping[1], 16))
+    return found
+
+
+# Per clause, the characters without which it cannot hold: `charsets` finds the turns that hold
+# one, and only those are tested (a property test holds the answers those of the clauses alone).
+TRIGGERS = {
+    "acted-on character": set(ACTED_ON),
+    "mojibake pattern": required_characters(badness.BADNESS_RE.pattern, badness.BADNESS_RE.flags),
+    "not NFC": _may_break_nfc(),
+}
+SCREEN = CharacterSets(TRIGGERS)
+
+
+def ftfy_can_change(turns: pa.Array, among: np.ndarray, clauses: dict | None = None,
+                    held: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Which of the turns `among` (those with anything but printable ASCII, tab and newline)
-    ftfy could change: any of `CLAUSES` holds (each tried on the turns the ones before left)."""
+    ftfy could change: any of `CLAUSES` holds, each tried on the turns the ones before left that
+    hold one of its `TRIGGERS` (`held`: which turns do, from `SCREEN` or a screen with more
+    sets; found here if not given)."""
+    held = SCREEN.held(turns, among) if held is None else held
     left = np.flatnonzero(among)
     found = np.zeros(len(among), bool)
-    for holds in (clauses or CLAUSES).values():
-        if not len(left):
-            break
-        texts = pl.from_arrow(turns.take(pa.array(left)))
-        held = holds(texts)
-        found[left[held]] = True
-        left = left[~held]
+    for name, holds in (clauses or CLAUSES).items():
+        tried = left[held[name][left]]
+        if len(tried):
+            found[tried[holds(pl.from_arrow(turns.take(pa.array(tried))))]] = True
+            left = left[~found[left]]
     return found

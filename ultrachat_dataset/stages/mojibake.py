@@ -28,6 +28,7 @@ PAIR = re.compile(f"(?<![{_ARABIC_LETTER}])([{re.escape(_LEADS)}][{re.escape(_CO
 # What picks the turns to look at (Rust regex, for `turns.matches`): a lead glued to a Latin
 # letter or digit, then a continuation.
 CANDIDATE = f"[A-Za-z0-9\\s][{''.join(_LEADS)}][{''.join(_CONTINUATIONS)}]"
+LEAD_POINTS = frozenset(map(ord, _LEADS))  # a turn with none of them holds no candidate
 _OTHER_ARABIC = re.compile(f"[{_ARABIC_LETTER}]")
 
 
