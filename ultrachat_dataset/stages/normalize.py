@@ -156,6 +156,10 @@ def _fold(data, offsets, chosen, classes, lower, keep_spaces):  # pragma: no cov
                 inside -= 1
                 continue
             byte = part[position]
+            if byte < 0x80 and not keep_spaces:  # the ASCII rule, branch-free as `_squeeze_ascii`
+                out[size] = LOWER_BYTE[byte]
+                size += KEEP_BYTE[byte]
+                continue
             if byte < 0x80:
                 point = np.int64(byte)
             elif byte < 0xE0:
