@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import xxhash
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ultrachat_dataset.stages.normalize import (
@@ -70,13 +70,14 @@ def test_whitespace_tokens_equal_the_regex_count(values, data):
 # marks (alone and after a letter they compose with), capital sigma at a word's end, Hangul jamo,
 # characters whose lower case is two (İ), white space beyond ASCII, scripts past the table.
 HARD = list("aA9 \t\n.,’“”–—…™½ﬁ²é É\u00e9\u0065\u0301\u0301\u00a0\u2009\u2028\u0085ΣσςΟΔΟΣİıßẞДж日"
-            "ｱＡ\u1100\u1161\u11a8\u0300\u0345\u00b5\u212b\u00c5\u03a9\u2126😀")
+            "ｱＡ\u1100\u1161\u11a8\u0300\u0345\u00b5\u212b\u00c5\u03a9\u2126😀ǅﬃϹﾞ¨΅ᾈ①Ⅸ⑳ևŉ㎏")
 hard_text = st.text(alphabet=st.one_of(st.sampled_from(HARD), st.characters(max_codepoint=0x3100)),
                     max_size=30)
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(hard_text, max_size=10), st.booleans())
+@example(["ΟΔΟϹ", "aϹ b", "x™y ½", "\u00a8e", "ǅ\u0301"], False).via("NFKC's expansions, in context")
 def test_the_compiled_fold_equals_the_regex_rule_on_hard_text(values, keep_spaces):
     from ultrachat_dataset.stages.normalize import regex_normalized as folded
     values = [value.encode("utf-8", "replace").decode("utf-8") for value in values]  # Arrow holds UTF-8

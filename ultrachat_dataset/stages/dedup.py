@@ -270,7 +270,7 @@ def _opening_minhash(text, offsets, first_turn, budget, bins, multipliers,
                     point, size = len(FOLD_CLASS), 4  # beyond the table
                 position += size
                 kind = FOLD_CLASS[point] if point < len(FOLD_CLASS) else 3
-                if kind == 3:
+                if kind >= 3:  # not foldable alone, or expanding under NFKC: the Unicode rule reads it
                     unfolded[d] = True
                     break
                 if kind == 1:  # kept: its lower case's UTF-8 bytes go into the word

@@ -86,12 +86,12 @@ def normalized_words(texts: pa.Array, seed: int) -> tuple[np.ndarray, np.ndarray
 
 def regex_normalized(texts: pa.Array, keep_spaces: bool) -> pa.Array:
     """`normalize_expr` over texts (any, ASCII or not). A compiled pass folds the texts whose
-    characters are all in the folding table (`_fold_table`); the rest (~1% of texts with
-    typography) take the regexes, NFKC applied only to the texts it changes ("…", "™", "½")."""
+    characters are all in the folding table (`_fold_table`: "…", "™" and "½" too); the rest
+    (emoji, CJK, combining marks) take the regexes, NFKC applied only to the texts it changes."""
     texts = plain_strings(texts)
     offsets, data = string_buffers(texts)
     out, out_offsets, unfolded = _fold(data, offsets, np.arange(len(texts)), FOLD_CLASS, FOLD_LOWER,
-                                       keep_spaces)
+                                       FOLD_EXPANSION_OFFSETS, FOLD_EXPANSIONS, keep_spaces)
     folded = pl.from_arrow(_strings(out_offsets, out)).cast(pl.String).alias("text")
     rest = np.flatnonzero(unfolded)
     if len(rest):
@@ -104,39 +104,56 @@ def regex_normalized(texts: pa.Array, keep_spaces: bool) -> pa.Array:
     return folded.to_arrow().cast(pa.string())
 
 
-def _fold_table() -> tuple[np.ndarray, np.ndarray]:
+def _fold_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per code point below U+3000: its class (0 dropped, 1 kept, 2 white space, 3 not foldable
-    alone) and its lower case, read off the rule itself (polars) one character at a time, so the
-    compiled pass can only agree with it. Not foldable: a character NFKC changes, one whose lower
-    case is several characters, capital sigma (lower-cased by its place in a word), and the
-    marks and Hangul jamo that can compose with the character before them (so a text the pass
-    folds is NFKC as a whole when each of its characters is)."""
+    alone, 4 expands) and its lower case, read off the rule itself (polars) one character at a
+    time, so the compiled pass can only agree with it; and the folded UTF-8 of each character
+    of class 4 (offsets a code point, bytes). Not foldable: a character whose lower case is
+    several characters, capital sigma (lower-cased by its place in a word), the marks and
+    Hangul jamo that can compose with the character before them, and a character NFKC changes
+    into something that could: one that starts with such a mark, holds white space or sigma,
+    or folds to more than twice its bytes (so a text the pass folds is NFKC as a whole when each
+    of its characters is, and the output fits). A character NFKC changes otherwise (™, …, ½,
+    ﬁ, full-width letters) expands to the rule's output for it alone."""
     limit = 0x3000
     chars = [chr(point) for point in range(limit)]
-    kept = pl.Series("text", chars).to_frame().select(_folded(pl.col("text"), True))["text"].to_list()
+    expanded = [unicodedata.normalize("NFKC", char) for char in chars]
+    kept = pl.Series("text", expanded).to_frame().select(_folded(pl.col("text"), True))["text"].to_list()
     classes = np.zeros(limit, np.uint8)
     lower = np.arange(limit, dtype=np.int64)
-    for point, (char, result) in enumerate(zip(chars, kept)):
-        composes = unicodedata.category(char) in ("Mn", "Mc", "Me") or 0x1100 <= point < 0x1200
-        unsure = 0xD800 <= point < 0xE000 or point == 0x03A3 or composes
-        if unsure or not unicodedata.is_normalized("NFKC", char):
+    pieces = [b""] * limit
+
+    def composes(char: str) -> bool:
+        return unicodedata.category(char) in ("Mn", "Mc", "Me") or 0x1100 <= ord(char) < 0x1200
+
+    for point, (char, nfkc, result) in enumerate(zip(chars, expanded, kept)):
+        unsure = 0xD800 <= point < 0xE000 or "\u03a3" in nfkc or composes(char)
+        if nfkc != char:
+            unsure = (unsure or not nfkc or composes(nfkc[0]) or any(c.isspace() for c in nfkc)
+                      or len(result.encode()) > 2 * len(char.encode()))
+        if unsure:
             classes[point] = 3
         elif result == "":
             classes[point] = 0
         elif result == " ":
             classes[point] = 2
+        elif nfkc != char:
+            classes[point], pieces[point] = 4, result.encode()
         elif len(result) == 1:
             classes[point], lower[point] = 1, ord(result)
         else:
             classes[point] = 3
-    return classes, lower
+    offsets = np.concatenate([[0], np.cumsum([len(piece) for piece in pieces])]).astype(np.int64)
+    return classes, lower, offsets, np.frombuffer(b"".join(pieces) or b"\0", np.uint8).copy()
 
 
-FOLD_CLASS, FOLD_LOWER = _fold_table()  # also read by dedup's MinHash kernel
+FOLD_CLASS, FOLD_LOWER, FOLD_EXPANSION_OFFSETS, FOLD_EXPANSIONS = _fold_table()  # also read by
+# dedup's MinHash kernel, which takes an expanding character as one it cannot fold
 
 
 @numba.njit(nogil=True, cache=True)
-def _fold(data, offsets, chosen, classes, lower, keep_spaces):  # pragma: no cover (compiled)
+def _fold(data, offsets, chosen, classes, lower, expansion_offsets, expansions,
+          keep_spaces):  # pragma: no cover (compiled)
     """The rule over the chosen texts' UTF-8 (tested through `regex_normalized`): each code
     point dropped, kept lower-cased, or a white space run made one space (`keep_spaces`) or
     nothing. A text with a code point beyond the table, or one the table cannot fold, is marked
@@ -174,6 +191,12 @@ def _fold(data, offsets, chosen, classes, lower, keep_spaces):  # pragma: no cov
             if kind == 3:
                 unfolded[number] = True
                 break
+            if kind == 4:  # NFKC makes it several characters: the rule's bytes for them
+                for index in range(expansion_offsets[point], expansion_offsets[point + 1]):
+                    out[size] = expansions[index]
+                    size += 1
+                spaced = False
+                continue
             if kind == 2:
                 if keep_spaces and not spaced:
                     out[size] = 32
