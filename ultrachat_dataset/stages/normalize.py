@@ -92,15 +92,16 @@ def regex_normalized(texts: pa.Array, keep_spaces: bool) -> pa.Array:
     offsets, data = string_buffers(texts)
     out, out_offsets, unfolded = _fold(data, offsets, np.arange(len(texts)), FOLD_CLASS, FOLD_LOWER,
                                        FOLD_EXPANSION_OFFSETS, FOLD_EXPANSIONS, keep_spaces)
-    folded = pl.from_arrow(_strings(out_offsets, out)).cast(pl.String).alias("text")
     rest = np.flatnonzero(unfolded)
-    if len(rest):
-        values = texts.take(pa.array(rest)).to_pylist()
-        changed = np.flatnonzero([not unicodedata.is_normalized("NFKC", text) for text in values])
-        series = pl.Series("text", values, pl.String)
-        if len(changed):
-            series = series.scatter(changed, series.gather(changed).str.normalize("NFKC"))
-        folded = folded.scatter(rest, series.to_frame().select(_folded(pl.col("text"), keep_spaces))["text"])
+    if not len(rest):
+        return _strings(out_offsets, out).cast(pa.string())
+    folded = pl.from_arrow(_strings(out_offsets, out)).cast(pl.String).alias("text")
+    values = texts.take(pa.array(rest)).to_pylist()
+    changed = np.flatnonzero([not unicodedata.is_normalized("NFKC", text) for text in values])
+    series = pl.Series("text", values, pl.String)
+    if len(changed):
+        series = series.scatter(changed, series.gather(changed).str.normalize("NFKC"))
+    folded = folded.scatter(rest, series.to_frame().select(_folded(pl.col("text"), keep_spaces))["text"])
     return folded.to_arrow().cast(pa.string())
 
 
