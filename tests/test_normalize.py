@@ -15,7 +15,8 @@ from ultrachat_dataset.stages.normalize import (
 )
 
 ascii_text = st.text(alphabet=st.characters(max_codepoint=127), max_size=60)
-SPECIAL = "aZ9 \t\n\r\x0b\x0c\x1f\x00.,'-_!é É\u00a0\u2019\u2028ß日ж"  # spaces, punctuation, non-ASCII
+SPECIAL = ("aZ9 \t\n\r\x0b\x0c\x1f\x00.,'-_!é É\u00a0\u2019\u2028ß日ж"  # spaces, punctuation, non-ASCII
+           "\x85\u1680\u2000\u200a\u200b\u202f\u205f\u3000\u180e\ufeff😀")  # white space or nearly
 any_text = st.text(alphabet=st.sampled_from(list(SPECIAL)), max_size=40)
 texts = st.lists(st.one_of(ascii_text, any_text), max_size=12)
 
@@ -83,3 +84,11 @@ def test_the_compiled_fold_equals_the_regex_rule_on_hard_text(values, keep_space
     values = [value.encode("utf-8", "replace").decode("utf-8") for value in values]  # Arrow holds UTF-8
     expected = regex_normalized(values, keep_spaces)
     assert folded(pa.array(values, pa.string()), keep_spaces).to_pylist() == expected
+
+
+def test_no_character_beyond_the_white_space_table_is_white_space_to_the_regex():
+    from ultrachat_dataset.stages.normalize import REGEX_SPACE
+    beyond = pl.Series([chr(point) for point in range(len(REGEX_SPACE), 0x110000)
+                        if not 0xD800 <= point < 0xE000])
+    assert not beyond.str.contains(r"\s").any()
+    assert REGEX_SPACE.sum() == 25  # Unicode's White_Space

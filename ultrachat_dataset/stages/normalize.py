@@ -293,14 +293,48 @@ def _cut_words(data, offsets, chosen):  # pragma: no cover (compiled; tested thr
 def whitespace_tokens(texts: pa.Array, chosen: np.ndarray | None = None) -> np.ndarray:
     """How many runs of non-space characters (regex `\\S+`) each text holds (a null: 0), or each
     chosen text (their indices: the rest are not read). ASCII texts by a compiled pass over the
-    bytes, which also finds the others; those by the regex."""
+    bytes, which also finds the others; those by a pass over their code points, white space as
+    the regex knows it (`REGEX_SPACE`)."""
     texts = plain_strings(texts)
     chosen = np.arange(len(texts)) if chosen is None else chosen
     offsets, data = string_buffers(texts)
     counts, non_ascii = _count_runs(data, offsets, chosen)
     if non_ascii.any():
-        rest = chosen[non_ascii]
-        counts[non_ascii] = pl.from_arrow(texts.take(pa.array(rest))).str.count_matches(r"\S+").to_numpy()
+        counts[non_ascii] = _count_runs_utf8(data, offsets, chosen[non_ascii], REGEX_SPACE)
+    return counts
+
+
+# The code points the regex `\s` matches (Unicode's White_Space: none is beyond U+3000), read off
+# polars itself.
+REGEX_SPACE = pl.Series([chr(point) for point in range(0x3001)]).str.contains(r"^\s$").to_numpy()
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_runs_utf8(data, offsets, chosen, spaces):  # pragma: no cover (compiled; tested via callers)
+    """Runs of code points that are not white space (`spaces`, by code point) in each chosen
+    text (valid UTF-8)."""
+    counts = np.zeros(len(chosen), np.int64)
+    for number in range(len(chosen)):
+        text = chosen[number]
+        part = data[offsets[text]:offsets[text + 1]]  # from 0: no negative-index test
+        runs, inside = 0, 0
+        for position in range(len(part)):
+            byte = part[position]
+            if 0x80 <= byte < 0xC0:  # inside a code point
+                continue
+            if byte < 0x80:
+                point = np.int64(byte)
+            elif byte < 0xE0:
+                point = ((np.int64(byte) & 0x1F) << 6) | (part[position + 1] & 0x3F)
+            elif byte < 0xF0:
+                point = (((np.int64(byte) & 0x0F) << 12) | ((np.int64(part[position + 1]) & 0x3F) << 6)
+                         | (part[position + 2] & 0x3F))
+            else:
+                point = np.int64(len(spaces))  # beyond the table: not white space
+            keep = 1 if point >= len(spaces) else 1 - np.int64(spaces[point])
+            runs += keep & (1 - inside)
+            inside = keep
+        counts[number] = runs
     return counts
 
 
