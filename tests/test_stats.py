@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import needs
@@ -183,3 +183,16 @@ def test_dialogues_with_no_spoken_turn_never_send_an_empty_batch_to_the_tokenize
     collector.add("world", pa.array([[{"role": "system", "content": "be brief"}], []], MESSAGES_TYPE))
     world = collector.results()[0]
     assert (world.dialogues, world.avg_exchanges, world.avg_dialogue_tokens) == (2, 0.0, 0.0)
+
+
+WORDY = st.lists(st.sampled_from(list("abcAB9 '’.\n") + ["the ", "cat ", "Cat's ", "don't ", "\u212a",
+                                                         "\u0130", "é"]), max_size=80).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(WORDY, max_size=12))
+@example([" ".join(f"w{n}" for n in [*range(18), *range(7), 40, 41, 42])]).via("a factor ends at exactly 0.72")
+def test_the_compiled_mtld_of_many_texts_equals_mtld_of_each(texts):
+    """The card's MTLD: each text's `mtld(words(text))`, exactly (the same floats)."""
+    from ultrachat_dataset.insight.stats import text_mtlds
+    assert text_mtlds(pa.array(texts, pa.string())).tolist() == [mtld(words(text)) for text in texts]

@@ -17,6 +17,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -62,6 +63,52 @@ def _mtld_pass(tokens: list[str], threshold: float) -> float:
     if count:  # the partial factor of the remainder
         factors += (1 - len(types) / count) / (1 - threshold)
     return len(tokens) / factors if factors else float(len(tokens))
+
+
+def text_mtlds(texts: pa.Array, threshold: float = MTLD_THRESHOLD) -> np.ndarray:
+    """`mtld(words(text))` of each text, in vectors: the words found by polars, each a dense
+    number, and both passes of every text in one compiled loop (the same arithmetic in the same
+    order: the same floats)."""
+    found = pl.from_arrow(texts).alias("text").to_frame().select(
+        pl.col("text").str.to_lowercase().str.extract_all(_WORD.pattern))["text"]
+    lengths = found.list.len().fill_null(0).to_numpy().astype(np.int64)
+    flat = found.explode().drop_nulls()
+    ids = flat.rank("dense").to_numpy().astype(np.int64) if len(flat) else np.zeros(0, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return _mtlds(ids, offsets, int(ids.max(initial=0)) + 1, threshold)
+
+
+@numba.njit(nogil=True, cache=True)
+def _mtlds(ids, offsets, kinds, threshold):  # pragma: no cover (compiled; tested against `mtld`)
+    """`mtld` of each text, its words given as numbers (`ids[offsets[t]:offsets[t + 1]]`): a
+    word is a new type of the current factor when its stamp is not the factor's number."""
+    out = np.zeros(len(offsets) - 1)
+    stamp = np.full(kinds, -1, np.int64)
+    factor = 0
+    for text in range(len(offsets) - 1):
+        start, end = offsets[text], offsets[text + 1]
+        size = end - start
+        if size == 0:
+            continue
+        total = 0.0
+        for backward in range(2):
+            factors, types, count = 0.0, 0, 0
+            factor += 1
+            for step in range(size):
+                word = ids[end - 1 - step] if backward else ids[start + step]
+                if stamp[word] != factor:
+                    stamp[word] = factor
+                    types += 1
+                count += 1
+                if types / count <= threshold:
+                    factors += 1
+                    types, count = 0, 0
+                    factor += 1
+            if count:  # the partial factor of the remainder
+                factors += (1 - types / count) / (1 - threshold)
+            total += size / factors if factors else float(size)
+        out[text] = total / 2
+    return out
 
 
 def words(text: str) -> list[str]:
@@ -212,16 +259,16 @@ class StatsCollector:
         measured_utterances = float(pc.sum(lengths.column("spoken")).as_py() or 0) if lengths else 0.0
         texts = one_array(sample.column("messages")) if sample else pa.array([], MESSAGES)
         layout = TurnLayout.of(texts)
-        contents = pc.struct_field(layout.turns, "content").filter(pa.array(_spoken(texts))).to_pylist()
+        contents = pc.struct_field(layout.turns, "content").filter(pa.array(_spoken(texts)))
         chosen = np.random.default_rng(self.seed).choice(
             len(contents), size=min(self.sample, len(contents)), replace=False)
-        mtlds = [mtld(words(contents[i])) for i in chosen]
+        mtlds = text_mtlds(contents.take(pa.array(chosen, pa.int64())))
         return SectorStats(
             name=name, dialogues=dialogues,
             avg_exchanges=float(utterances / 2 / max(dialogues, 1)),
             avg_dialogue_tokens=tokens / max(lengths.num_rows if lengths else 0, 1),
             avg_utterance_tokens=tokens / max(measured_utterances, 1),
-            mtld=float(np.mean(mtlds)) if mtlds else 0.0,
+            mtld=float(np.mean(mtlds)) if len(mtlds) else 0.0,
             topic_diversity=topic_diversity(texts))
 
 
