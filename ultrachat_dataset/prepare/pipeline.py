@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..allocator import limit_arenas
 from ..dataset.folder import OutputFolderError, building
 from ..dataset.write import TEST_FRACTION, DatasetWriter, Part, is_test, prepared_table, route
 from ..errors import ConfigError
@@ -107,6 +108,7 @@ def prepare(inputs: list[InputFile], out_dir: str | Path, config: str = "all",
     """
     check_config(config)
     options = options or PrepareOptions()
+    limit_arenas()  # before the threads start: peak memory steady (see `allocator`)
     for item in inputs:  # replacing OUT would delete them, --overwrite or not
         if Path(out_dir).resolve() in item.path.resolve().parents:
             raise OutputFolderError(f"{out_dir} holds the input {item.path}: write the dataset to "
