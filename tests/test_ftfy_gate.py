@@ -198,3 +198,38 @@ def test_a_pattern_whose_alternative_names_no_character_has_no_screen():
         required_characters(r"é|\w+")
     with pytest.raises(ValueError, match="case-insensitive"):
         required_characters("é", re.IGNORECASE)
+
+
+def test_ftfy_runs_with_its_screened_passes():
+    import ftfy
+
+    from ultrachat_dataset.stages.textlibs import SCREENED_FTFY, SCREENS_INSTALLED
+    assert SCREENS_INSTALLED, "this ftfy calls its passes from elsewhere: read textlibs._install_screens"
+    assert ftfy.is_bad is SCREENED_FTFY["is_bad"][1]
+    assert all(ftfy.FIXERS[name] is screened for name, (_, screened) in SCREENED_FTFY.items() if name != "is_bad")
+
+
+@pytest.mark.parametrize("name", ["fix_latin_ligatures", "remove_control_chars"])
+def test_a_screened_fixer_answers_as_ftfys_own_on_every_character(name):
+    import sys
+
+    from ultrachat_dataset.stages.textlibs import SCREENED_FTFY
+    own, screened = SCREENED_FTFY[name]
+    differ = [point for point in range(sys.maxunicode + 1) if own(chr(point)) != screened(chr(point))]
+    assert differ == []
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(hard_text, min_size=1, max_size=4).map("\n".join))
+def test_ftfy_with_screened_passes_answers_as_ftfy_without_them(text):
+    from unittest import mock
+
+    import ftfy
+
+    from ultrachat_dataset.stages.textlibs import SCREENED_FTFY
+    own, screened = SCREENED_FTFY["is_bad"]
+    assert screened(text) == own(text)
+    fixed = fix_turn_text(text)
+    with mock.patch.object(ftfy, "is_bad", own), mock.patch.dict(
+            ftfy.FIXERS, {name: pair[0] for name, pair in SCREENED_FTFY.items() if name != "is_bad"}):
+        assert fix_turn_text(text) == fixed
