@@ -12,6 +12,7 @@ from ftfy import badness, chardata, fixes
 from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
+from . import langdetect_trials
 from .required_chars import required_characters
 
 # HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
@@ -79,7 +80,7 @@ def detect_language(text: str | None) -> str:
     detector = _detector_factory().create()
     detector.append(text or "")
     try:
-        return detector.detect()
+        return langdetect_trials.detect(detector)
     except LangDetectException:
         return UNKNOWN
 
