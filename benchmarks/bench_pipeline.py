@@ -106,13 +106,17 @@ def run_recording(directory: Path) -> int:
 
     from ultrachat_dataset.stages import clean, langid
     answers = {}
-    original = clean.map_texts
+    original_map, original_detect = clean.map_texts, langid.detect_language
 
     def recording(function, texts, seconds_per_char):
-        results = original(function, texts, seconds_per_char)
+        results = original_map(function, texts, seconds_per_char)
         answers.update(zip(((function.__name__, text) for text in texts), results))
         return results
-    clean.map_texts = langid.map_texts = recording
+
+    def detect_recording(text):
+        answers["detect_language", text] = original_detect(text)
+        return answers["detect_language", text]
+    clean.map_texts, langid.detect_language = recording, detect_recording
     kept = run_ultrachat(directory)
     _answers_path().write_bytes(pickle.dumps(answers))
     return kept
@@ -128,7 +132,8 @@ def run_replaying(directory: Path) -> int:
 
     def replaying(function, texts, seconds_per_char):
         return [answers[function.__name__, text] for text in texts]
-    clean.map_texts = langid.map_texts = replaying
+    clean.map_texts = replaying
+    langid.detect_language = lambda text: answers["detect_language", text]
     return run_ultrachat(directory)
 
 

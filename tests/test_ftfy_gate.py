@@ -204,9 +204,10 @@ def test_ftfy_runs_with_its_screened_passes():
     import ftfy
 
     from ultrachat_dataset.stages.textlibs import SCREENED_FTFY, SCREENS_INSTALLED
-    assert SCREENS_INSTALLED, "this ftfy calls its passes from elsewhere: read textlibs._install_screens"
+    assert SCREENS_INSTALLED, "this ftfy calls its passes from elsewhere: see textlibs._install_screens"
     assert ftfy.is_bad is SCREENED_FTFY["is_bad"][1]
-    assert all(ftfy.FIXERS[name] is screened for name, (_, screened) in SCREENED_FTFY.items() if name != "is_bad")
+    fixers = {name: pair for name, pair in SCREENED_FTFY.items() if name != "is_bad"}
+    assert all(ftfy.FIXERS[name] is screened for name, (_, screened) in fixers.items())
 
 
 @pytest.mark.parametrize("name", ["fix_latin_ligatures", "remove_control_chars"])

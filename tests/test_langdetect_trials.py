@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from langdetect.lang_detect_exception import LangDetectException
 
 from ultrachat_dataset.stages import langdetect_trials
-from ultrachat_dataset.stages.textlibs import _detector_factory
+from ultrachat_dataset.stages.langdetect_trials import _detector_factory
 
 # Our own phrases and words, in the languages and scripts langdetect is asked about.
 WORDS = ("the", "river", "ran", "quietly", "le", "chat", "est", "sur", "une", "table", "der", "Hund",
@@ -59,10 +59,10 @@ def test_the_stream_is_pythons_mersenne_twister_across_regenerations():
         assert [int(langdetect_trials._next_word(state, at)) for _ in range(1500)] == \
                [python.getrandbits(32) for _ in range(1500)]
         for n in (1, 2, 3, 7, 300, 1023, 1024, 5000):  # choice's rejection sampling
-            bits = n.bit_length()
-            assert [int(langdetect_trials._below(n, bits, state, at)) for _ in range(50)] == \
-                   [python.choice(range(n)) for _ in range(50)]
-        assert [langdetect_trials._uniform(state, at) for _ in range(50)] == [python.random() for _ in range(50)]
+            drawn = [int(langdetect_trials._below(n, n.bit_length(), state, at)) for _ in range(50)]
+            assert drawn == [python.choice(range(n)) for _ in range(50)]
+        uniform = [langdetect_trials._uniform(state, at) for _ in range(50)]
+        assert uniform == [python.random() for _ in range(50)]
 
 
 def test_the_sum_is_this_interpreters_sum():

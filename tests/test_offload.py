@@ -1,4 +1,4 @@
-"""Helper processes for ftfy and langdetect: the same answers as on the calling thread, in
+"""Helper processes for ftfy: the same answers as on the calling thread, in
 order; a helper that dies loses nothing; and a user's unguarded script never runs twice."""
 
 import logging

@@ -1,8 +1,8 @@
-"""Pure-Python work per text (ftfy, langdetect) on helper processes, so that it uses every core.
+"""Pure-Python work per text (ftfy) on helper processes, so that it uses every core.
 
 The per-row stages run on threads of one interpreter. Arrow, polars and numba release the GIL;
-ftfy and langdetect are Python and hold it, so on text that needs them (mojibake, foreign or
-short dialogues) their calls ran one at a time while every other thread's Python waited.
+ftfy is Python and holds it, so on text that needs it (mojibake) its calls ran one at a time
+while every other thread's Python waited.
 `map_texts` sends batches to helper processes, which `helper_processes` provides.
 
 A helper is a fresh interpreter (`python -c`, not `multiprocessing`): spawn and forkserver
@@ -33,7 +33,7 @@ from contextlib import contextmanager
 log = logging.getLogger(__name__)
 
 # The helpers start at the first batch whose estimated work exceeds this (a helper costs ~0.6 s
-# of CPU to start: an interpreter, ftfy, langdetect's profiles); a round trip after that ~0.3 ms.
+# of CPU to start: an interpreter and ftfy); a round trip after that ~0.3 ms.
 MIN_SECONDS = 0.005
 _SERVE = "from ultrachat_dataset.offload import serve; serve()"
 _pool: _Helpers | None = None
@@ -163,7 +163,7 @@ def map_texts(function: Callable[[str], object], texts: list[str],
               seconds_per_char: float) -> list:
     """`[function(text) for text in texts]`, on the helpers once a batch has been worth
     starting them; from then on every batch goes there, so this process never loads what the
-    function loads (langdetect's profiles: ~60 MB). `function` must be importable by name (a
+    function loads. `function` must be importable by name (a
     module-level function of a light module)."""
     helpers = _pool
     if helpers is None or helpers.broken or not texts or (
@@ -224,7 +224,7 @@ def serve() -> None:
     while True:
         try:
             function, texts = pickle.load(requests)
-        except EOFError:  # the run is over. Exit at once: freeing langdetect's profiles one
+        except EOFError:  # the run is over. Exit at once: freeing a library's tables one
             os._exit(0)  # object at a time made the parent wait ~0.25 s a helper at the end
         try:
             reply = (True, [function(text) for text in texts])

@@ -1,10 +1,11 @@
 """Language of each dialogue: decided in vectors where English is certain, langdetect elsewhere.
 
 langdetect costs about 0.6 ms a call with its trials compiled (`langdetect_trials`; 1.6 ms as it
-comes) and is random unless seeded; 1.47M calls would take 15 minutes. Almost all of UltraChat is plain English prose, which is certain from two cheap signals
-computed over the whole batch at once: at most 1% of characters are letters beyond ASCII, and common
-English function words make up a large share of the words (French, German or Spanish prose has almost none of
-them). Only the rest (other scripts, accented Latin text, code-heavy or very short dialogues) go to
+comes) and is random unless seeded; 1.47M calls would take 15 minutes. Almost all of UltraChat is
+plain English prose, which is certain from two cheap signals computed over the whole batch at
+once: at most 1% of characters are letters beyond ASCII, and common English function words make
+up a large share of the words (French, German or Spanish prose has almost none of them). Only
+the rest (other scripts, accented Latin text, code-heavy or very short dialogues) go to
 langdetect, seeded so the answer never changes between runs. The cheap signals read the first
 `SAMPLE_CHARS` characters of the dialogue (its turns joined by newlines), langdetect the first
 `LANGDETECT_CHARS` of them: its cost grows with the text (as it comes, 4 ms a call at 600
@@ -23,15 +24,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError
-from ..offload import map_texts
 from ..turns import TurnLayout, add_flag, flags, matches, opening_text, rows_where, string_buffers
+from .langdetect_trials import UNKNOWN, detect_language
 from .normalize import plain_strings
 from .stage import Stage, StageResult, option
-from .textlibs import UNKNOWN, detect_language
 
 SAMPLE_CHARS = 600
 LANGDETECT_CHARS = 300
-_LANGDETECT_SECONDS_PER_CHAR = 2e-6  # ~0.6 ms a call at 300 characters (its trials compiled)
 # Frequent English words that are not words of French, German, Spanish, Italian or Portuguese.
 ENGLISH_WORDS = ("the", "and", "of", "to", "is", "that", "it", "for", "with", "are", "this",
                  "be", "you", "have", "what", "can", "how", "which", "will", "your", "they",
@@ -79,12 +78,12 @@ def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
 
 def _langdetect(texts: pa.StringArray, chosen: np.ndarray) -> list[str]:
     """langdetect's answer for the chosen texts (their first `LANGDETECT_CHARS` characters), on
-    helper processes when there are many (`offload`): it holds the GIL."""
+    this thread: with its trials compiled it costs ~0.6 ms a text, too little to pay for a helper
+    process (which would also need numba: ~140 MB more each)."""
     picked = np.flatnonzero(chosen)
     if not len(picked):
         return []
-    openings = [text[:LANGDETECT_CHARS] for text in texts.take(pa.array(picked)).to_pylist()]
-    return map_texts(detect_language, openings, _LANGDETECT_SECONDS_PER_CHAR)
+    return [detect_language(text[:LANGDETECT_CHARS]) for text in texts.take(pa.array(picked)).to_pylist()]
 
 
 def text_signals(texts: pa.StringArray, exact: np.ndarray | None = None) -> tuple[np.ndarray, ...]:

@@ -1,27 +1,21 @@
-"""ftfy and langdetect, the two pure-Python libraries the stages call once per text, in a module
-that imports nothing else: a helper process (`offload`) imports only this to run them."""
+"""ftfy, the pure-Python library the clean stage calls once per turn, in a module that imports
+nothing else heavy: a helper process (`offload`) imports only this to run it (no numba, no
+Arrow: ~85 MB a helper)."""
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterable
 
 import ftfy
 from ftfy import badness, chardata, fixes
-from langdetect import DetectorFactory, detector_factory
-from langdetect.lang_detect_exception import LangDetectException
 
-from . import langdetect_trials
 from .required_chars import required_characters
 
 # HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
 # legitimate text (and CJK punctuation), so they stay too. The rest is ftfy's default.
 FTFY_CONFIG = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False,
                                    fix_character_width=False, explain=False)
-UNKNOWN = "unknown"
-DetectorFactory.seed = 0  # each detector seeds its own generator with this: deterministic
-_FACTORY_LOCK = threading.Lock()
 
 
 def fix_turn_text(text: str) -> str:
@@ -51,13 +45,13 @@ def _unchanged(text: str) -> str:
     return text
 
 
+_MOJIBAKE_CHARACTERS = required_characters(badness.BADNESS_RE.pattern, badness.BADNESS_RE.flags)
 SCREENED_FTFY: dict[str, tuple[Callable, Callable]] = {  # name -> (ftfy's own, screened)
-    "is_bad": (badness.is_bad, _screened(badness.is_bad, required_characters(
-        badness.BADNESS_RE.pattern, badness.BADNESS_RE.flags), otherwise=lambda text: False)),
+    "is_bad": (badness.is_bad, _screened(badness.is_bad, _MOJIBAKE_CHARACTERS, otherwise=lambda text: False)),
     "fix_latin_ligatures": (fixes.fix_latin_ligatures,
-                            _screened(fixes.fix_latin_ligatures, chardata.LIGATURES, otherwise=_unchanged)),
+                            _screened(fixes.fix_latin_ligatures, chardata.LIGATURES, _unchanged)),
     "remove_control_chars": (fixes.remove_control_chars,
-                             _screened(fixes.remove_control_chars, chardata.CONTROL_CHARS, otherwise=_unchanged)),
+                             _screened(fixes.remove_control_chars, chardata.CONTROL_CHARS, _unchanged)),
 }
 
 
@@ -74,20 +68,3 @@ def _install_screens() -> bool:
 
 SCREENS_INSTALLED = _install_screens()
 
-
-def detect_language(text: str | None) -> str:
-    """langdetect's answer for one text, the same on every run, thread and process."""
-    detector = _detector_factory().create()
-    detector.append(text or "")
-    try:
-        return langdetect_trials.detect(detector)
-    except LangDetectException:
-        return UNKNOWN
-
-
-def _detector_factory() -> detector_factory.DetectorFactory:
-    # langdetect loads its profiles on first use into a global; two threads doing that at once
-    # see a half-loaded list and answer differently, so the loading is done once, under a lock.
-    with _FACTORY_LOCK:
-        detector_factory.init_factory()
-    return detector_factory._factory
