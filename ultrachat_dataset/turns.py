@@ -82,17 +82,19 @@ def matches(texts: pa.Array, pattern: str) -> np.ndarray:
     return pl.from_arrow(texts).str.contains(pattern).fill_null(False).to_numpy()
 
 
-def rows_where(rows: pa.Table, keep: np.ndarray) -> pa.Table:
+def rows_where(rows: pa.Table, keep: np.ndarray, most_slices: int | None = None) -> pa.Table:
     """The rows where `keep` is true: the table itself when all are, slices of it (no copy of
     its text) when a few rows here and there are dropped, else a filtered copy.
 
     Slices hold the whole table's buffers, so they are taken only when most rows stay: a
-    small pick from a large table is copied, and the table can be freed."""
+    small pick from a large table is copied, and the table can be freed. `most_slices`: how
+    many runs of kept rows at most (stages that read the rows after: `_MOST_SLICES`)."""
     if keep.all():
         return rows
     edges = np.flatnonzero(np.diff(keep.astype(np.int8), prepend=0, append=0))
     starts, ends = edges[::2], edges[1::2]
-    if 0 < len(starts) <= _MOST_SLICES and 2 * (ends - starts).sum() >= len(keep):
+    most_slices = _MOST_SLICES if most_slices is None else most_slices
+    if 0 < len(starts) <= most_slices and 2 * (ends - starts).sum() >= len(keep):
         return pa.concat_tables([rows.slice(start, end - start) for start, end in zip(starts, ends)])
     return rows.filter(pa.array(keep))
 
