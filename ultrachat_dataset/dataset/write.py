@@ -18,8 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -28,7 +28,7 @@ from ..formats import data_to_messages
 from ..hashing import sha256_hex
 from ..layout import PREPARED_SCHEMA, SPLITS, UNLABELLED
 from ..names import TEST_FRACTION  # noqa: F401  (re-exported)
-from ..turns import rows_where
+from ..turns import flags, one_array, rows_where, string_buffers
 
 SHARD_BYTES = 500 << 20
 ROW_GROUP_BYTES = 100 << 20
@@ -37,22 +37,51 @@ ROW_GROUP_BYTES = 100 << 20
 def is_test(rows: pa.Table, test_fraction: float = TEST_FRACTION) -> np.ndarray:
     """Which rows go to `test`: by a stable hash of the normalised opening user turn
     (`" ".join(text.lower().split())`: lower case, runs of white space as one space)."""
-    openers = pc.list_element(rows.column("data"), 0)
-    # ASCII openers (almost all) are normalised in polars, with str.split()'s ASCII white space;
-    # the others by str.split() itself, which knows Unicode's.
-    frame = pl.from_arrow(openers).alias("text").to_frame()
-    texts = frame.select(pl.col("text").str.to_lowercase().str.replace_all(_SPLIT_SPACE + "+", " ")
-                         .str.strip_chars(_SPLIT_CHARS))["text"].to_list()
-    others = np.flatnonzero(~pc.fill_null(pc.string_is_ascii(openers), False).to_numpy(zero_copy_only=False))
-    for index, text in zip(others.tolist(), openers.take(pa.array(others)).to_pylist()):
-        texts[index] = " ".join(text.lower().split())
+    openers = one_array(pc.list_element(rows.column("data"), 0))
+    # ASCII openers (almost all) are normalised by a compiled pass, with str.split()'s ASCII
+    # white space; the others by str.split() itself, which knows Unicode's.
+    ascii_rows = np.flatnonzero(flags(pc.string_is_ascii(openers)))
+    offsets, data = string_buffers(openers)
+    folded, bounds = _lower_split_join(data, offsets, ascii_rows)
+    folded, bounds = folded.tobytes(), bounds.tolist()
+    keys: list[bytes] = [b""] * len(openers)
+    for index, row in enumerate(ascii_rows.tolist()):
+        keys[row] = folded[bounds[index]:bounds[index + 1]]
+    others = np.ones(len(openers), bool)
+    others[ascii_rows] = False
+    for row, text in zip(np.flatnonzero(others).tolist(), openers.filter(pa.array(others)).to_pylist()):
+        keys[row] = " ".join(text.lower().split()).encode()
     # The first 8 bytes of each BLAKE2b digest, read as big-endian numbers all at once.
-    digests = b"".join([hashlib.blake2b(text.encode(), digest_size=8).digest() for text in texts])
+    digests = b"".join([hashlib.blake2b(key, digest_size=8).digest() for key in keys])
     return np.frombuffer(digests, ">u8") < np.uint64(int(test_fraction * 2**64))
 
 
-_SPLIT_CHARS = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f"  # what str.split() splits at, in ASCII
-_SPLIT_SPACE = "[\t\n\x0b\x0c\r \x1c-\x1f]"
+@numba.njit(nogil=True, cache=True)
+def _lower_split_join(data, offsets, rows):  # pragma: no cover (compiled; tested through is_test)
+    """`" ".join(text.lower().split())` of each chosen ASCII text, as UTF-8 with offsets. The
+    white space of str.split() in ASCII: tab, LF, VT, FF, CR, \\x1c-\\x1f and space."""
+    total = 0
+    for row in rows:
+        total += offsets[row + 1] - offsets[row]
+    out = np.empty(total, np.uint8)
+    bounds = np.zeros(len(rows) + 1, np.int64)
+    size = 0
+    for index in range(len(rows)):
+        text = data[offsets[rows[index]]:offsets[rows[index] + 1]]
+        space = False
+        for position in range(len(text)):
+            byte = text[position]
+            if byte == 32 or 9 <= byte <= 13 or 28 <= byte <= 31:
+                space = size > bounds[index]  # a break between words, none before the first
+            else:
+                if space:
+                    out[size] = 32
+                    size += 1
+                    space = False
+                out[size] = byte + 32 if 65 <= byte <= 90 else byte
+                size += 1
+        bounds[index + 1] = size
+    return out, bounds
 
 
 @dataclass
