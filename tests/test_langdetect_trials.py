@@ -42,6 +42,23 @@ def test_the_compiled_trials_answer_as_langdetect_to_the_last_bit(text):
     assert compiled == own
 
 
+CAPITALS = ("NASA", "ÉCOLE", "McDonald", "iPhone", "ABC-Def", "ǅungla", "ΣΟΦΙΑ", "ПРИВЕТ", "A B C")
+hard_text = st.lists(st.sampled_from(WORDS + CAPITALS) | st.characters(max_codepoint=0xFFFF)
+                     | st.sampled_from(["\u0219", "\u021b", "\u06cc", "\u1ea0", "\u3042", "\u30a2",
+                                        "\u3105", "\u31a0", "\u4e00", "\uac00", "\u00d7", "\u2019",
+                                        "\U0001d400", "\U0001f600"]), max_size=60).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(hard_text)
+def test_the_compiled_ngram_pass_keeps_the_ngrams_langdetect_keeps(text):
+    detector = _detector_factory().create()
+    detector.append(text)
+    detector.cleaning_text()
+    model = langdetect_trials.model_of(detector)
+    assert [model.words[position] for position in model.ngrams(detector)] == detector._extract_ngrams()
+
+
 def test_on_real_like_openings_every_answer_and_probability_is_the_same():
     rng = np.random.default_rng(7)
     for length in (20, 80, 300):

@@ -1,7 +1,7 @@
 """Language of each dialogue: decided in vectors where English is certain, langdetect elsewhere.
 
-langdetect costs about 0.6 ms a call with its trials compiled (`langdetect_trials`; 1.6 ms as it
-comes) and is random unless seeded; 1.47M calls would take 15 minutes. Almost all of UltraChat is
+langdetect costs about 0.3 ms a call compiled (`langdetect_trials`; 1.8 ms as it
+comes) and is random unless seeded; 1.47M calls would take 7 minutes. Almost all of UltraChat is
 plain English prose, which is certain from two cheap signals computed over the whole batch at
 once: at most 1% of characters are letters beyond ASCII, and common English function words make
 up a large share of the words (French, German or Spanish prose has almost none of them). Only
@@ -78,8 +78,8 @@ def detect_languages(data: pa.Array | pa.ChunkedArray) -> LanguageResult:
 
 def _langdetect(texts: pa.StringArray, chosen: np.ndarray) -> list[str]:
     """langdetect's answer for the chosen texts (their first `LANGDETECT_CHARS` characters), on
-    this thread: with its trials compiled it costs ~0.6 ms a text, too little to pay for a helper
-    process (which would also need numba: ~140 MB more each)."""
+    this thread: compiled, it costs ~0.3 ms a text, too little to pay for a helper process (which
+    would also need numba: ~140 MB more each)."""
     picked = np.flatnonzero(chosen)
     if not len(picked):
         return []
