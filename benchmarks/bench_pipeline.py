@@ -162,7 +162,7 @@ def time_stages(directory: Path) -> None:
               f"{counts['kept']:9,}  {calls}")
     rest = total - sum(counts["seconds"] for counts in stages.values())
     what = "prepared rows, split, parquet, card" if rest >= 0 else \
-        "below 0: the main thread reads the file ahead while the worker runs, and both are counted"
+        "below 0: the main thread's part (dedup's decisions) runs while the worker does: both counted"
     print(f"{'the rest':15s} {rest:8.1f} {rest / total:6.0%}  ({what})")
     print(f"{'total':15s} {total:8.1f}")
 
