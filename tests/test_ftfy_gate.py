@@ -234,3 +234,8 @@ def test_ftfy_with_screened_passes_answers_as_ftfy_without_them(text):
     with mock.patch.object(ftfy, "is_bad", own), mock.patch.dict(
             ftfy.FIXERS, {name: pair[0] for name, pair in SCREENED_FTFY.items() if name != "is_bad"}):
         assert fix_turn_text(text) == fixed
+
+
+def test_a_pattern_width_is_read_off_the_pattern():
+    from ultrachat_dataset.stages.required_chars import widest_match
+    assert widest_match("ab[cd]e?") == 4 and widest_match("a|bcd") == 3 and widest_match("ab+") is None

@@ -46,3 +46,10 @@ def _explicit(item) -> set[int] | None:
             and len(value[2].data) == 1:
         return _explicit(value[2].data[0])
     return None
+
+
+def widest_match(pattern: str, flags: int = 0) -> int | None:
+    """The most characters a match of the pattern can span (None: no bound), by the standard
+    library's parser."""
+    widest = sre_parse.parse(pattern, flags).getwidth()[1]
+    return None if widest >= sre_constants.MAXREPEAT else widest

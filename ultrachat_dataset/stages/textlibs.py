@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 import ftfy
 from ftfy import badness, chardata, fixes
 
-from .required_chars import required_characters
+from .required_chars import required_characters, widest_match
 
 # HTML entities stay (code answers quote them on purpose); curly quotes and full-width forms are
 # legitimate text (and CJK punctuation), so they stay too. The rest is ftfy's default.
@@ -46,8 +46,23 @@ def _unchanged(text: str) -> str:
 
 
 _MOJIBAKE_CHARACTERS = required_characters(badness.BADNESS_RE.pattern, badness.BADNESS_RE.flags)
+_MOJIBAKE_SEARCH = _search_for(_MOJIBAKE_CHARACTERS)
+_MOJIBAKE_WIDEST = widest_match(badness.BADNESS_RE.pattern, badness.BADNESS_RE.flags)
+
+
+def _is_bad(text: str) -> bool:
+    """ftfy's `is_bad`, its pattern searched only from where a match can start: every match holds
+    one of `_MOJIBAKE_CHARACTERS` and spans `_MOJIBAKE_WIDEST` characters at most, so none starts
+    before the first of those characters less that span (a line's mojibake is ~130 characters in)."""
+    first = _MOJIBAKE_SEARCH(text)
+    if first is None:
+        return False
+    start = 0 if _MOJIBAKE_WIDEST is None else max(0, first.start() - _MOJIBAKE_WIDEST)
+    return badness.BADNESS_RE.search(text, start) is not None
+
+
 SCREENED_FTFY: dict[str, tuple[Callable, Callable]] = {  # name -> (ftfy's own, screened)
-    "is_bad": (badness.is_bad, _screened(badness.is_bad, _MOJIBAKE_CHARACTERS, otherwise=lambda text: False)),
+    "is_bad": (badness.is_bad, _is_bad),
     "fix_latin_ligatures": (fixes.fix_latin_ligatures,
                             _screened(fixes.fix_latin_ligatures, chardata.LIGATURES, _unchanged)),
     "remove_control_chars": (fixes.remove_control_chars,
