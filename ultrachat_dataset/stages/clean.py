@@ -76,8 +76,8 @@ _SCREEN = CharacterSets({**TRIGGERS, "cp1256 lead": mojibake.LEAD_POINTS})
 _THANKS = r"(?i)^\W*(?:great|ok(?:ay)?|perfect|awesome|cool)?\W*(?:thanks?|thank you)\b"
 _WELCOME = r"(?i)^\W*(?:you'?re (?:very )?welcome|you are (?:very )?welcome|my pleasure|glad (?:i|to))"
 # ftfy's cost on text it repairs (measured on mojibake turns, its screened passes installed:
-# ~0.16 us a character).
-_FTFY_SECONDS_PER_CHAR = 1.6e-7
+# ~0.13 us a character).
+_FTFY_SECONDS_PER_CHAR = 1.3e-7
 _POLITE_MAX_CHARS = 120  # a thanks longer than this carries a new request: keep it
 
 
