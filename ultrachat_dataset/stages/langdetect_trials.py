@@ -13,13 +13,14 @@ operations in the same order:
   `getrandbits` rejection sampling for `choice`, and `gauss` (two `random()` draws, a value kept
   for the next call), as CPython's `random` computes them;
 - the sums: the interpreter's own `sum` of floats (left to right before Python 3.12, Neumaier's
-  compensated sum since), checked against it when this module loads (`SUM_MATCHES`).
+  compensated sum since), checked against it at the first detection (`sum_matches`).
 langdetect's own code still cleans the text and ranks the languages; tests hold the n-grams, the
 answers and the probabilities equal to langdetect's on hard text.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import sys
 import threading
@@ -148,8 +149,10 @@ def _trials(ngram_rows, profiles, start, state, position, n_trial, alpha, alpha_
 NEUMAIER_SUM = sys.version_info >= (3, 12)  # CPython's `sum` of floats compensates since 3.12
 
 
-def _sum_matches() -> bool:
-    """Whether `_sum` is this interpreter's `sum` on lists that round differently either way."""
+@functools.cache
+def sum_matches() -> bool:
+    """Whether `_sum` is this interpreter's `sum` on lists that round differently either way
+    (asked once, at the first detection: a run that detects nothing does not pay for it)."""
     generator = np.random.default_rng(0)
     for _ in range(200):
         values = generator.random(55) ** generator.integers(1, 40)
@@ -157,8 +160,6 @@ def _sum_matches() -> bool:
             return False
     return True
 
-
-SUM_MATCHES = _sum_matches()
 
 
 _BASE = 0x110001  # an n-gram of 1-3 code points as one number: its digits are code point + 1
@@ -253,7 +254,7 @@ def model_of(detector: Detector) -> _Model:
 
 def detect(detector: Detector) -> str:
     """`detector.detect()` (a fresh detector, its text appended), with the trials compiled."""
-    if detector.prior_map is not None or detector.verbose or detector.seed is None or not SUM_MATCHES:
+    if detector.prior_map is not None or detector.verbose or detector.seed is None or not sum_matches():
         return detector.detect()  # (an unseeded detector draws from the OS: no answer to equal)
     detector.cleaning_text()
     model = model_of(detector)
