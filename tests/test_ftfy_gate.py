@@ -192,7 +192,7 @@ def test_the_nfc_screen_needs_no_table_beyond_the_first_plane():
 def test_a_pattern_whose_alternative_names_no_character_has_no_screen():
     import re
 
-    from ultrachat_dataset.stages.ftfy_gate import required_characters
+    from ultrachat_dataset.stages.required_chars import required_characters
     assert required_characters("é[ab]|[xy]+z") == {ord("é")} | {ord("z")}
     with pytest.raises(ValueError, match="requires no named character"):
         required_characters(r"é|\w+")

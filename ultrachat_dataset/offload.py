@@ -163,8 +163,8 @@ def map_texts(function: Callable[[str], object], texts: list[str],
               seconds_per_char: float) -> list:
     """`[function(text) for text in texts]`, on the helpers once a batch has been worth
     starting them; from then on every batch goes there, so this process never loads what the
-    function loads. `function` must be importable by name (a
-    module-level function of a light module)."""
+    function loads. `function` must be importable by name (a module-level function of a light
+    module)."""
     helpers = _pool
     if helpers is None or helpers.broken or not texts or (
             not helpers.started and sum(map(len, texts)) * seconds_per_char < MIN_SECONDS):

@@ -82,7 +82,10 @@ def matches(texts: pa.Array, pattern: str) -> np.ndarray:
     return pl.from_arrow(texts).str.contains(pattern).fill_null(False).to_numpy()
 
 
-def rows_where(rows: pa.Table, keep: np.ndarray, most_slices: int | None = None) -> pa.Table:
+_MOST_SLICES = 64  # beyond this, slicing costs more than copying a block's rows
+
+
+def rows_where(rows: pa.Table, keep: np.ndarray, most_slices: int = _MOST_SLICES) -> pa.Table:
     """The rows where `keep` is true: the table itself when all are, slices of it (no copy of
     its text) when a few rows here and there are dropped, else a filtered copy.
 
@@ -93,13 +96,9 @@ def rows_where(rows: pa.Table, keep: np.ndarray, most_slices: int | None = None)
         return rows
     edges = np.flatnonzero(np.diff(keep.astype(np.int8), prepend=0, append=0))
     starts, ends = edges[::2], edges[1::2]
-    most_slices = _MOST_SLICES if most_slices is None else most_slices
     if 0 < len(starts) <= most_slices and 2 * (ends - starts).sum() >= len(keep):
         return pa.concat_tables([rows.slice(start, end - start) for start, end in zip(starts, ends)])
     return rows.filter(pa.array(keep))
-
-
-_MOST_SLICES = 64  # beyond this, slicing costs more than copying a block's rows
 
 
 def add_flag(rows: pa.Table, flagged: np.ndarray, flag: str) -> pa.Table:

@@ -27,7 +27,7 @@ import pyarrow as pa
 from ftfy import badness, chardata
 
 from .charsets import CharacterSets
-from .required_chars import required_characters
+from .textlibs import MOJIBAKE_CHARACTERS
 
 # Every character a fixer of `fix_and_explain` acts on (but the encoding fix).
 ACTED_ON = sorted({*chardata.CONTROL_CHARS, *range(0x80, 0xA0), *chardata.LIGATURES,
@@ -108,7 +108,7 @@ def _may_break_nfc() -> set[int]:
 # one, and only those are tested (a property test holds the answers those of the clauses alone).
 TRIGGERS = {
     "acted-on character": set(ACTED_ON),
-    "mojibake pattern": required_characters(badness.BADNESS_RE.pattern, badness.BADNESS_RE.flags),
+    "mojibake pattern": MOJIBAKE_CHARACTERS,
     "not NFC": _may_break_nfc(),
 }
 SCREEN = CharacterSets(TRIGGERS)

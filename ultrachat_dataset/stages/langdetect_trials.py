@@ -161,7 +161,6 @@ def sum_matches() -> bool:
     return True
 
 
-
 _BASE = 0x110001  # an n-gram of 1-3 code points as one number: its digits are code point + 1
 
 
