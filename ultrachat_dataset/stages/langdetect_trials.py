@@ -21,6 +21,7 @@ answers and the probabilities equal to langdetect's on hard text.
 from __future__ import annotations
 
 import functools
+import gc
 import random
 import sys
 import threading
@@ -285,5 +286,9 @@ def _detector_factory() -> detector_factory.DetectorFactory:
     # langdetect loads its profiles on first use into a global; two threads doing that at once
     # see a half-loaded list and answer differently, so the loading is done once, under a lock.
     with _FACTORY_LOCK:
-        detector_factory.init_factory()
+        if detector_factory._factory is None:
+            detector_factory.init_factory()
+            # The profiles (~90k dicts) live as long as the process: frozen with what lives now,
+            # the garbage collector's full passes skip them (107 -> 46 ms a pass in `prepare`).
+            gc.freeze()
     return detector_factory._factory
