@@ -44,15 +44,13 @@ def _folded(text: pl.Expr, keep_spaces: bool) -> pl.Expr:
 def normalized_hashes(texts: pa.Array, seed: int) -> np.ndarray:
     """One 64-bit hash per text of its normalised form (white space removed)."""
     texts = plain_strings(texts)
-    hashes = np.zeros(len(texts), np.uint64)
-    ascii_mask = flags(pc.string_is_ascii(texts))
-    if ascii_mask.any():
-        offsets, data = string_buffers(texts)
-        chosen = np.flatnonzero(ascii_mask)
-        kept, kept_offsets = _squeeze_ascii(data, offsets, chosen)
-        hashes[chosen] = stable_hashes(_strings(kept_offsets, kept), seed)
-    if not ascii_mask.all():
-        rest = np.flatnonzero(~ascii_mask)
+    offsets, data = string_buffers(texts)
+    # One pass squeezes every text by the ASCII rule and finds those beyond ASCII (Arrow's own
+    # test for that was another pass, ~a third of this one); those are hashed by the regexes.
+    kept, kept_offsets, beyond_ascii = _squeeze_ascii(data, offsets)
+    hashes = stable_hashes(_strings(kept_offsets, kept), seed).copy()  # writable
+    if beyond_ascii.any():
+        rest = np.flatnonzero(beyond_ascii)
         hashes[rest] = stable_hashes(regex_normalized(texts.take(pa.array(rest)), False), seed)
     return hashes
 
@@ -244,23 +242,27 @@ NOT_BREAK_BYTE = (_CLASS != 2).astype(np.int64)
 
 
 @numba.njit(nogil=True, cache=True)
-def _squeeze_ascii(data, offsets, chosen):  # pragma: no cover (compiled; tested through callers)
-    """The kept bytes of each chosen text, lower-cased and back to back, and their offsets.
+def _squeeze_ascii(data, offsets):  # pragma: no cover (compiled; tested through callers)
+    """The kept bytes of each text, lower-cased and back to back, their offsets, and which
+    texts hold a byte beyond ASCII (for those, what is kept means nothing).
 
     Branch-free: every byte is stored and the end moves on only past a kept one. Prose mixes
     letters, spaces and punctuation too irregularly for branch prediction (2.7x slower)."""
     kept = np.empty(len(data) + 1, np.uint8)
-    kept_offsets = np.zeros(len(chosen) + 1, np.int64)
+    kept_offsets = np.zeros(len(offsets), np.int64)
+    beyond_ascii = np.zeros(len(offsets) - 1, np.bool_)
     size = 0
-    for number in range(len(chosen)):
-        text = chosen[number]
+    for text in range(len(offsets) - 1):
         part = data[offsets[text]:offsets[text + 1]]  # from 0: no negative-index test, a vector loop
+        high = 0
         for position in range(len(part)):
             byte = part[position]
             kept[size] = LOWER_BYTE[byte]
             size += KEEP_BYTE[byte]
-        kept_offsets[number + 1] = size
-    return kept[:size], kept_offsets
+            high |= byte
+        kept_offsets[text + 1] = size
+        beyond_ascii[text] = high >= 128
+    return kept[:size], kept_offsets, beyond_ascii
 
 
 @numba.njit(nogil=True, cache=True)
