@@ -227,8 +227,9 @@ def test_a_turn_the_compiled_pretest_passes_over_is_one_sentence_case_leaves_alo
             assert fixed == fix_sentence_case(text), text
     # and it passes over the usual: abbreviations, initials, words after a dot
     assert sentence_starts(pa.array(["Add 1 Tsp. salt, 2 oz. butter.", "Use e.g. this.", "Run node.js. then",
-                                     "Visit ZOOM! now", "Hi. there", "Wow! nice"])).tolist() == [
-        0, 0, 0, 0, MAY_FIX, MAY_FIX | NEEDS_NAMES]
+                                     "Visit ZOOM! now", "Hi. there", "Wow! nice", "Hi.  there",
+                                     "Hi. zebras"])).tolist() == [
+        0, 0, 0, 0, MAY_FIX, MAY_FIX | NEEDS_NAMES, MAY_FIX, MAY_FIX]
 
 
 # Where code, URLs, quotations and pasted material begin and end: their literals in any case,

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from ..turns import matches, string_buffers
+from ..turns import string_buffers
 from .normalize import plain_strings
 
 # The ending word (2+ letters, not after a letter or dot: not "e.g." or "config.py."), the spaces,
@@ -67,17 +67,32 @@ def sentence_starts(turns: pa.Array) -> np.ndarray:
     ends in `!` or `?` (the dialogue's `bang_names` then decide). A turn without MAY_FIX is left as it is by
     `fix_sentence_case`, which then needs no call (a test holds this on hard text).
 
-    A regex (polars: its literal search is vectorised) picks the few turns with a mark between
-    a letter and a lowercase letter at all; the compiled pass reads only those."""
+    A vector pass (`_may_start_sentence`) picks the few turns with a mark, a space and a
+    lowercase letter or a second space at all; the compiled pass reads only those."""
     found = np.zeros(len(turns), np.uint8)
-    chosen = np.flatnonzero(matches(turns, _MARK_BETWEEN_LETTERS))
+    offsets, data = string_buffers(plain_strings(turns))
+    chosen = np.flatnonzero(_may_start_sentence(data, offsets))
     if len(chosen):
         offsets, data = string_buffers(plain_strings(turns.take(pa.array(chosen))))
         found[chosen] = _sentence_starts(data, offsets, _ABBREVIATION_CODES)
     return found
 
 
-_MARK_BETWEEN_LETTERS = r"[A-Za-z][.!?] +[a-z]"
+@numba.njit(nogil=True, cache=True)
+def _may_start_sentence(data, offsets):  # pragma: no cover (compiled; tested via sentence_starts)
+    """Which texts hold `.`, `!` or `?`, a space, then a lowercase ASCII letter or another space:
+    every text where `_FIX` can match does. Arithmetic over each byte and the two after it, no
+    branch, so that the compiler makes it a vector loop (~2x faster than a regex search)."""
+    found = np.zeros(len(offsets) - 1, np.bool_)
+    for text in range(len(offsets) - 1):
+        part = data[offsets[text]:offsets[text + 1]]  # indices from 0: no negative-index test
+        seen = 0
+        for position in range(len(part) - 2):
+            mark, space, after = part[position], part[position + 1], part[position + 2]
+            seen |= (((mark == 46) | (mark == 33) | (mark == 63)) & (space == 32)
+                     & ((np.uint8(after - 97) < 26) | (after == 32)))
+        found[text] = seen
+    return found
 
 
 @numba.njit(nogil=True, cache=True)
