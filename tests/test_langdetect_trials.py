@@ -100,3 +100,16 @@ def test_a_detector_set_otherwise_is_left_to_langdetect(setting, monkeypatch):
         detector.seed = None
     monkeypatch.setattr(langdetect_trials, "_trials", None)  # would fail if called
     assert langdetect_trials.detect(detector) in {"fr", "en"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(WORDS + CAPITALS) | st.characters()
+                | st.sampled_from(["\u0300", "\u02ff", "\u1e00", "\u1eff", "\u1f00", "[", "`", "@", "{",
+                                   "\ud800", "\U000e0100"]), max_size=60).map("".join))
+def test_the_cleaned_text_is_the_one_langdetect_cleans(text):
+    """Latin letters among more than twice as many later characters (Latin Extended Additional
+    not counted) are dropped as langdetect drops them; a text with fewer is left alone."""
+    detector = _detector_factory().create()
+    detector.text = text
+    detector.cleaning_text()
+    assert langdetect_trials.cleaned_text(text) == detector.text

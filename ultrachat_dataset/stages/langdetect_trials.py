@@ -14,8 +14,10 @@ operations in the same order:
   for the next call), as CPython's `random` computes them;
 - the sums: the interpreter's own `sum` of floats (left to right before Python 3.12, Neumaier's
   compensated sum since), checked against it at the first detection (`sum_matches`).
-langdetect's own code still cleans the text and ranks the languages; tests hold the n-grams, the
-answers and the probabilities equal to langdetect's on hard text.
+- the cleaning (`cleaned_text`): its counts of Latin letters and of later characters, over the
+  text's code points at once, each distinct one asked of langdetect's own `unicode_block`.
+langdetect's own code still appends the text and ranks the languages; tests hold the cleaned
+text, the n-grams, the answers and the probabilities equal to langdetect's on hard text.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from langdetect import DetectorFactory, detector_factory
 from langdetect.detector import Detector
 from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 from langdetect.utils.ngram import NGram
+from langdetect.utils.unicode_block import unicode_block
 
 UNKNOWN = "unknown"
 DetectorFactory.seed = 0  # each detector seeds its own generator with this: deterministic
@@ -256,7 +259,7 @@ def detect(detector: Detector) -> str:
     """`detector.detect()` (a fresh detector, its text appended), with the trials compiled."""
     if detector.prior_map is not None or detector.verbose or detector.seed is None or not sum_matches():
         return detector.detect()  # (an unseeded detector draws from the OS: no answer to equal)
-    detector.cleaning_text()
+    detector.text = cleaned_text(detector.text)
     model = model_of(detector)
     positions = model.ngrams(detector)
     if not len(positions):
@@ -270,6 +273,22 @@ def detect(detector: Detector) -> str:
                                 float(detector.BASE_FREQ), detector.CONV_THRESHOLD,
                                 detector.ITERATION_LIMIT, NEUMAIER_SUM).tolist()
     return detector.detect()  # langdetect's own ranking of `langprob`
+
+
+def cleaned_text(text: str) -> str:
+    """`Detector.cleaning_text`: a text with more than twice as many characters from U+0300 on
+    (but those langdetect's `unicode_block` names Latin Extended Additional) as characters
+    from "A" to "z" loses the latter. langdetect reads the characters one Python step each
+    (0.16 ms a 300-character Cyrillic text, 0.02 ms here); here each distinct character is
+    asked once."""
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    latin = (points >= 0x41) & (points <= 0x7A)
+    later, counts = np.unique(points[points >= 0x300], return_counts=True)
+    non_latin = sum(count for point, count in zip(later.tolist(), counts.tolist())
+                    if unicode_block(chr(point)) != "Latin Extended Additional")
+    if 2 * int(latin.sum()) >= non_latin:
+        return text
+    return points[~latin].tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def detect_language(text: str | None) -> str:
