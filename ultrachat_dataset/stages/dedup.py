@@ -202,14 +202,15 @@ def opening_signatures(data: pa.Array | pa.ChunkedArray,
     offsets, text = string_buffers(plain_strings(layout.turns))
     first_turn = np.concatenate([[0], np.cumsum(layout.lengths)]).astype(np.int64)
     signature, shingles, unfolded = _opening_minhash(
-        text, offsets, first_turn, options.near_chars, bins, _multipliers(options.shingle_words), True)
+        text, offsets, first_turn, options.near_chars, bins, _multipliers(options.shingle_words), True,
+        FOLD_CLASS, FOLD_LOWER)
     if unfolded.any():
         rows = np.flatnonzero(unfolded)
         opening = opening_text(data.take(pa.array(rows)), options.near_chars)
         offsets, text = string_buffers(plain_strings(regex_normalized(opening, keep_spaces=True)))
         signature[rows], shingles[rows], _ = _opening_minhash(
             text, offsets, np.arange(len(rows) + 1, dtype=np.int64), len(text) + 1, bins,
-            _multipliers(options.shingle_words), False)
+            _multipliers(options.shingle_words), False, FOLD_CLASS, FOLD_LOWER)
     return signature, shingles
 
 
@@ -219,14 +220,15 @@ def _multipliers(width: int) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True)
-def _opening_minhash(text, offsets, first_turn, budget, bins, multipliers,
-                     raw):  # pragma: no cover (compiled; tested through opening_signatures)
+def _opening_minhash(text, offsets, first_turn, budget, bins, multipliers, raw, classes,
+                     lower):  # pragma: no cover (compiled; tested through opening_signatures)
     """One pass over the opening characters of each dialogue: words, shingles, MinHash signature.
 
     Dialogue d is turns first_turn[d] .. first_turn[d+1]-1, read as if joined by a line break,
     for at most `budget` characters. Words are the rule's (`normalize`): runs of letters and
     digits, lower-cased, punctuation dropped, cut at white space; ASCII by the byte classes,
-    other characters (`raw`) by the folding table (`FOLD_CLASS`, `FOLD_LOWER`): a dialogue with
+    other characters (`raw`) by the folding table (`classes`, `lower`: `FOLD_CLASS`, `FOLD_LOWER`,
+    passed in, as numba would freeze a global's value into its cached code): a dialogue with
     a character the table cannot fold is only flagged (the caller normalises it by the Unicode
     rule and reads it again, not `raw`: then bytes beyond ASCII are letters already folded).
     A word's hash is FNV-1a 64 of its folded UTF-8 bytes, mixed (SplitMix64); a shingle is the
@@ -272,14 +274,14 @@ def _opening_minhash(text, offsets, first_turn, budget, bins, multipliers,
                              | (text[position + 2] & 0x3F))
                     size = 3
                 else:
-                    point, size = len(FOLD_CLASS), 4  # beyond the table
+                    point, size = len(classes), 4  # beyond the table
                 position += size
-                kind = FOLD_CLASS[point] if point < len(FOLD_CLASS) else 3
+                kind = classes[point] if point < len(classes) else 3
                 if kind >= 3:  # not foldable alone, or expanding under NFKC: the Unicode rule reads it
                     unfolded[d] = True
                     break
                 if kind == 1:  # kept: its lower case's UTF-8 bytes go into the word
-                    folded = FOLD_LOWER[point]
+                    folded = lower[point]
                     if folded < 0x80:
                         word = (word ^ _U64(folded)) * _FNV_PRIME
                     elif folded < 0x800:

@@ -110,10 +110,12 @@ def _fold_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     of class 4 (offsets a code point, bytes). Not foldable: a character whose lower case is
     several characters, capital sigma (lower-cased by its place in a word), the marks and
     Hangul jamo that can compose with the character before them, and a character NFKC changes
-    into something that could: one that starts with such a mark, holds white space or sigma,
-    or folds to more than twice its bytes (so a text the pass folds is NFKC as a whole when each
-    of its characters is, and the output fits). A character NFKC changes otherwise (™, …, ½,
-    ﬁ, full-width letters) expands to the rule's output for it alone."""
+    into something that could: one that starts with such a mark, holds sigma, holds white space
+    among other characters (an expansion is written as it is, so its space would not join the
+    next), or folds to more than twice its bytes (so a text the pass folds is NFKC as a whole
+    when each of its characters is, and the output fits). A character NFKC makes white space
+    alone (no-break and thin spaces: ftfy's repairs leave many) is white space. A character NFKC
+    changes otherwise (™, …, ½, ﬁ, full-width letters) expands to the rule's output for it alone."""
     limit = 0x3000
     chars = [chr(point) for point in range(limit)]
     expanded = [unicodedata.normalize("NFKC", char) for char in chars]
@@ -128,8 +130,8 @@ def _fold_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     for point, (char, nfkc, result) in enumerate(zip(chars, expanded, kept)):
         unsure = 0xD800 <= point < 0xE000 or "\u03a3" in nfkc or composes(char)
         if nfkc != char:
-            unsure = (unsure or not nfkc or composes(nfkc[0]) or any(c.isspace() for c in nfkc)
-                      or len(result.encode()) > 2 * len(char.encode()))
+            unsure = (unsure or not nfkc or composes(nfkc[0]) or len(result.encode()) > 2 * len(char.encode())
+                      or (any(c.isspace() for c in nfkc) and not nfkc.isspace()))
         if unsure:
             classes[point] = 3
         elif result == "":
