@@ -337,11 +337,13 @@ def _polite_closings(layout: TurnLayout, edits: TurnEdits, rounds: int = 2) -> t
         # Only the last exchange of each dialogue (once the ones before are dropped) is looked at.
         paired = np.flatnonzero(lengths >= 2)
         last_assistant = starts[paired] + lengths[paired] - 1
-        user, assistant = edits.texts(last_assistant - 1), edits.texts(last_assistant)
+        user = edits.texts(last_assistant - 1)
+        thanked = np.flatnonzero(flags(pc.less_equal(pc.utf8_length(user), _POLITE_MAX_CHARS))
+                                 & flags(pc.match_substring_regex(user, _THANKS)))
+        # The answers (the long turns) are read only after a thanks.
+        welcomed = flags(pc.match_substring_regex(edits.texts(last_assistant[thanked]), _WELCOME))
         polite = np.zeros(len(lengths), bool)
-        polite[paired] = (flags(pc.less_equal(pc.utf8_length(user), _POLITE_MAX_CHARS))
-                          & flags(pc.match_substring_regex(user, _THANKS))
-                          & flags(pc.match_substring_regex(assistant, _WELCOME)))
+        polite[paired[thanked[welcomed]]] = True
         if not polite.any():
             break
         trimmed += polite
