@@ -79,7 +79,9 @@ def matches(texts: pa.Array, pattern: str) -> np.ndarray:
     """Which texts contain a match of `pattern` (Rust `regex` syntax; nulls: no). polars' engine,
     whose literal prefilters run ~10x faster than Arrow's RE2 on long turns. Write `(?-u:\\b)`
     for an ASCII word boundary, as RE2's `\\b` is."""
-    return pl.from_arrow(texts).str.contains(pattern).fill_null(False).to_numpy()
+    found = pl.from_arrow(texts).str.contains(pattern)
+    # Each polars call costs ~0.15 ms of CPU whatever its size: nulls are filled only if any.
+    return (found.fill_null(False) if found.null_count() else found).to_numpy()
 
 
 _MOST_SLICES = 64  # beyond this, slicing costs more than copying a block's rows
