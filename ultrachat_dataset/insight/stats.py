@@ -144,15 +144,16 @@ class _Smallest:
             self._shrink()  # the limit kept close to it: fewer rows are measured on the way in
 
     def _shrink(self) -> None:
-        """Keep the `size` smallest: a threshold from the priorities alone, then each held
-        table filtered by it (no gathering of nested rows in a new order)."""
-        priorities = np.concatenate([table.column("priority").to_numpy() for table in self.tables])
+        """Keep the `size` smallest: a threshold from the priorities alone, then the held rows
+        filtered by it in one call (no gathering of nested rows in a new order), and joined
+        into one table (a call a held table cost ~0.4 s of a 200k run, under the GIL)."""
+        held = pa.concat_tables(self.tables)
+        priorities = held.column("priority").to_numpy()
         if len(priorities) > self.size:
             self.limit = np.partition(priorities, self.size - 1)[self.size - 1]
-            kept = [table.filter(pc.less_equal(table.column("priority"), self.limit))
-                    for table in self.tables]
-            self.tables = [table for table in kept if table.num_rows]
-        self.held = sum(table.num_rows for table in self.tables)
+            held = held.filter(pc.less_equal(held.column("priority"), self.limit))
+        self.tables = [held.combine_chunks()]
+        self.held = held.num_rows
 
     def result(self) -> pa.Table | None:
         """The sample in priority order (None if nothing was offered)."""
