@@ -92,3 +92,35 @@ def test_no_character_beyond_the_white_space_table_is_white_space_to_the_regex()
                         if not 0xD800 <= point < 0xE000])
     assert not beyond.str.contains(r"\s").any()
     assert REGEX_SPACE.sum() == 25  # Unicode's White_Space
+
+
+# Tables a compiled kernel may read as globals: built from literal bytes, so the same in every
+# process. numba freezes a global array's value into the kernel it compiles, and `cache=True`
+# keeps that code until the kernel's own file changes: a table read off a library at import
+# (the folding table, read off polars' rule) must be passed in as an argument, or a cached
+# kernel would go on with the table of the install that compiled it.
+FIXED_TABLES = {"KEEP_BYTE", "LOWER_BYTE", "NOT_BREAK_BYTE", "_LOWER_WORD_BYTE"}
+
+
+def test_compiled_kernels_read_no_table_made_at_import_as_a_global():
+    import importlib
+    import pkgutil
+
+    from numba.core.registry import CPUDispatcher
+
+    import ultrachat_dataset
+
+    kernels = 0
+    for found in pkgutil.walk_packages(ultrachat_dataset.__path__, "ultrachat_dataset."):
+        try:
+            module = importlib.import_module(found.name)
+        except ModuleNotFoundError:  # an optional library not installed (`openai`): no kernels there
+            continue
+        for name, kernel in vars(module).items():
+            if isinstance(kernel, CPUDispatcher) and kernel.__module__ == module.__name__:
+                kernels += 1
+                names = kernel.py_func.__globals__
+                tables = {read for read in kernel.py_func.__code__.co_names
+                          if isinstance(names.get(read), np.ndarray)}
+                assert tables <= FIXED_TABLES, f"{found.name}.{name} reads {tables - FIXED_TABLES}"
+    assert kernels >= 20  # the walk found the kernels
