@@ -1,6 +1,7 @@
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,10 @@ from ultrachat_dataset.release.synth import DEFECTS, synthesize
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+# What the library builds once and caches (langdetect's profiles as arrays) goes to a folder of
+# the tests' own, not the user's ~/.cache.
+os.environ["ULTRACHAT_CACHE"] = str(Path(tempfile.gettempdir()) / "ultrachat-tests-cache")
 
 # What a test needs beyond `uv run pytest`'s environment, and how a user gets it.
 HOW_TO_GET = {

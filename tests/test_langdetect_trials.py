@@ -1,16 +1,19 @@
 """langdetect's trials, compiled: the same random stream, the same sums, the same answers and
 probabilities as langdetect's own Python, on text drawn to be hard."""
 
+import functools
+import logging
 import random
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 from ultrachat_dataset.stages import langdetect_trials
-from ultrachat_dataset.stages.langdetect_trials import _detector_factory
+from ultrachat_dataset.stages.langdetect_trials import _detector_factory, _ngram_key
 
 # Our own phrases and words, in the languages and scripts langdetect is asked about.
 WORDS = ("the", "river", "ran", "quietly", "le", "chat", "est", "sur", "une", "table", "der", "Hund",
@@ -22,11 +25,21 @@ WORDS = ("the", "river", "ran", "quietly", "le", "chat", "est", "sur", "une", "t
 texts = st.lists(st.sampled_from(WORDS) | st.text(max_size=6), max_size=80).map(" ".join)
 
 
+@functools.cache
+def langdetects_own() -> DetectorFactory:
+    """langdetect's profiles as its own loader makes them (not our cached arrays)."""
+    factory = DetectorFactory()
+    factory.load_profile(detector_factory.PROFILES_DIRECTORY)
+    return factory
+
+
 def both(text):
-    """(answer, langprob) by langdetect's own Python and by the compiled trials."""
+    """(answer, langprob) by langdetect's own Python on its own profiles, and by the compiled
+    trials on the cached ones."""
     answers = []
-    for detect in (lambda detector: detector.detect(), langdetect_trials.detect):
-        detector = _detector_factory().create()
+    for factory, detect in ((langdetects_own(), lambda detector: detector.detect()),
+                            (_detector_factory(), langdetect_trials.detect)):
+        detector = factory.create()
         detector.append(text)
         try:
             answers.append((detect(detector), detector.langprob))
@@ -52,11 +65,61 @@ hard_text = st.lists(st.sampled_from(WORDS + CAPITALS) | st.characters(max_codep
 @settings(max_examples=400, deadline=None)
 @given(hard_text)
 def test_the_compiled_ngram_pass_keeps_the_ngrams_langdetect_keeps(text):
-    detector = _detector_factory().create()
-    detector.append(text)
-    detector.cleaning_text()
-    model = langdetect_trials.model_of(detector)
-    assert [model.words[position] for position in model.ngrams(detector)] == detector._extract_ngrams()
+    own, ours = langdetects_own().create(), _detector_factory().create()
+    for detector in (own, ours):
+        detector.append(text)
+        detector.cleaning_text()
+    model = langdetect_trials.model_of(ours)
+    assert [int(model.keys[position]) for position in model.ngrams(ours)] == \
+        [_ngram_key(word) for word in own._extract_ngrams()]
+
+
+def test_the_cached_profiles_are_langdetects_own_to_the_last_bit():
+    own, ours = langdetects_own(), _detector_factory()
+    assert ours.langlist == own.langlist
+    assert len(ours.word_lang_prob_map) == len(own.word_lang_prob_map)
+    assert set(ours.word_lang_prob_map) == set(own.word_lang_prob_map)
+    assert all(ours.word_lang_prob_map[word] == probabilities
+               for word, probabilities in own.word_lang_prob_map.items())
+    assert "zzzz" not in ours.word_lang_prob_map and "\U0001f600" not in ours.word_lang_prob_map
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty cache folder, and no factory made yet in this process."""
+    monkeypatch.setenv("ULTRACHAT_CACHE", str(tmp_path))
+    monkeypatch.setattr(langdetect_trials, "_factory", None)
+    return tmp_path / "langdetect"
+
+
+def test_the_profiles_are_built_once_then_read_from_the_cache(fresh_cache, monkeypatch):
+    first = langdetect_trials._cached_model()
+    assert [path.name for path in fresh_cache.iterdir()] == [langdetect_trials._cache_path().name]
+    monkeypatch.setattr(DetectorFactory, "load_profile", None)  # would fail if called
+    again = langdetect_trials._cached_model()
+    assert np.array_equal(again.table, first.table) and np.array_equal(again.keys, first.keys)
+    assert _detector_factory().create() is not None
+
+
+def test_a_damaged_cache_file_is_built_again_and_said(fresh_cache, caplog):
+    path = langdetect_trials._cache_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PK\x03\x04 cut short")
+    with caplog.at_level(logging.WARNING):
+        model = langdetect_trials._cached_model()
+    assert "unreadable" in caplog.text and str(path) in caplog.text
+    assert len(model.keys) == len(langdetects_own().word_lang_prob_map)
+    assert np.array_equal(langdetect_trials._cached_model().keys, model.keys)  # rewritten whole
+
+
+def test_a_cache_folder_that_cannot_be_written_still_gives_the_profiles(fresh_cache, caplog):
+    fresh_cache.parent.mkdir(exist_ok=True)
+    fresh_cache.write_text("a file where the folder would be")
+    with caplog.at_level(logging.INFO):
+        model = langdetect_trials._cached_model()
+    assert "not cached" in caplog.text
+    assert len(model.keys) == len(langdetects_own().word_lang_prob_map)
+    assert not list(fresh_cache.parent.glob("**/*.partial"))
 
 
 def test_on_real_like_openings_every_answer_and_probability_is_the_same():

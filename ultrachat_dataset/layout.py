@@ -1,9 +1,11 @@
 """The folder format every layer agrees on: config and sector names, the prepared row's schema
-and `datasets` features, and where a config's split lives in a prepared folder
-(`data/<sector>/<split>-XXXXX-of-YYYYY.parquet`, `unlabelled` for Hub rows)."""
+and `datasets` features, where a config's split lives in a prepared folder
+(`data/<sector>/<split>-XXXXX-of-YYYYY.parquet`, `unlabelled` for Hub rows), and where the
+library keeps what it downloads or builds once (`cache_root`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,6 +22,12 @@ CONFIG_DESCRIPTIONS = {
 }
 SPLITS = ("train", "test")
 UNLABELLED = "unlabelled"  # the folder of rows whose sector is unknown (the Hub copy)
+
+
+def cache_root() -> Path:
+    """$ULTRACHAT_CACHE, else ~/.cache/ultrachat ($XDG_CACHE_HOME/ultrachat where that is set)."""
+    return Path(os.environ.get("ULTRACHAT_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ultrachat")
 
 
 def check_config(config: str) -> str:

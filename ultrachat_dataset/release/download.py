@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import DownloadError, NoNetworkError, SourceError
-from ..layout import check_config
+from ..layout import cache_root, check_config
 from ..names import SOURCES  # noqa: F401  (re-exported)
 from .file_shape import HEAD_BYTES, holds_a_dialogue, read_head, shape_problem
 from .sources import HUB_REPO, InputFile, ReleaseFile, local_inputs, release_files
@@ -301,10 +301,9 @@ class LockFile:
 
 
 def default_release_dir() -> Path:
-    """Where downloads go when no folder is given: $ULTRACHAT_CACHE, else ~/.cache/ultrachat."""
-    base = os.environ.get("ULTRACHAT_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ultrachat"
-    return Path(base) / "release"
+    """Where downloads go when no folder is given: `release` in $ULTRACHAT_CACHE, else in
+    ~/.cache/ultrachat."""
+    return cache_root() / "release"
 
 
 def release_inputs(config: str, data_dir: str | Path | None,

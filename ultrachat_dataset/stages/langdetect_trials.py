@@ -22,11 +22,20 @@ text, the n-grams, the answers and the probabilities equal to langdetect's on ha
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import gc
+import hashlib
+import logging
+import os
 import random
 import sys
+import tempfile
 import threading
+import unicodedata
+import zipfile
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -36,9 +45,13 @@ from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 from langdetect.utils.ngram import NGram
 from langdetect.utils.unicode_block import unicode_block
 
+from ..layout import cache_root
+
+log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
 DetectorFactory.seed = 0  # each detector seeds its own generator with this: deterministic
 _FACTORY_LOCK = threading.Lock()
+_factory: DetectorFactory | None = None
 
 _N, _M = 624, 397  # the Mersenne Twister's state words and its shift (MT19937)
 _UPPER, _LOWER, _MATRIX = np.uint32(0x80000000), np.uint32(0x7FFFFFFF), np.uint32(0x9908B0DF)
@@ -216,20 +229,26 @@ def _ngram_positions(codes, normal, upper, keys):  # pragma: no cover (compiled)
 
 
 class _Model:
-    """langdetect's profiles as arrays: the n-grams as sorted numbers (`_ngram_key`), their
-    profiles as rows in the same order (filled as n-grams are first seen: the factory holds
-    87,598 lists of 55 floats, and a full copy would cost ~40 MB a process), and its n-gram
-    normalisation and capital test per character of the first plane (read off `NGram` itself)."""
+    """langdetect's profiles as arrays: its languages (`langlist`), the n-grams as sorted numbers
+    (`keys`, by `_ngram_key`), their 55 probabilities as rows of `table` in the same order, and
+    its n-gram normalisation (`normal`) and capital test (`upper`) per character of the first
+    plane (read off `NGram` itself)."""
 
-    def __init__(self, word_lang_prob_map: dict[str, list[float]], languages: int):
-        words = sorted(word_lang_prob_map, key=_ngram_key)
-        self.words, self.source = words, word_lang_prob_map
-        self.keys = np.array([_ngram_key(word) for word in words], np.int64)
-        self.table = np.empty((len(words), languages))  # untouched rows take no memory
-        self.filled = np.zeros(len(words), bool)
-        self.normal = np.array([ord(NGram.normalize(chr(point))) for point in range(0x10000)], np.int64)
-        self.upper = np.array([chr(point).isupper() for point in self.normal.tolist()], np.bool_)
-        self.lock = threading.Lock()
+    ARRAYS = ("langlist", "keys", "table", "normal", "upper")
+
+    def __init__(self, langlist: np.ndarray, keys: np.ndarray, table: np.ndarray, normal: np.ndarray,
+                 upper: np.ndarray):
+        self.langlist, self.keys, self.table, self.normal, self.upper = langlist, keys, table, normal, upper
+
+    @classmethod
+    def of_profiles(cls, word_lang_prob_map: dict[str, list[float]], langlist: list[str]) -> _Model:
+        """From langdetect's own map (n-gram -> its probability in each language)."""
+        keyed = sorted((_ngram_key(word), word) for word in word_lang_prob_map)
+        normal = np.array([ord(NGram.normalize(chr(point))) for point in range(0x10000)], np.int64)
+        return cls(np.array(langlist), np.array([key for key, _ in keyed], np.int64),
+                   np.array([word_lang_prob_map[word] for _, word in keyed], np.float64).reshape(
+                       len(keyed), len(langlist)),
+                   normal, np.array([chr(point).isupper() for point in normal.tolist()], np.bool_))
 
     def ngrams(self, detector: Detector) -> np.ndarray:
         """The positions of the n-grams `detector._extract_ngrams()` would give, in its order."""
@@ -239,14 +258,91 @@ class _Model:
             return np.searchsorted(self.keys, keys)
         return _ngram_positions(codes, self.normal, self.upper, self.keys)
 
-    def profiles(self, positions: np.ndarray) -> np.ndarray:
-        """The table, its rows at `positions` filled."""
-        with self.lock:
-            missing = np.unique(positions[~self.filled[positions]])
-            for position in missing.tolist():
-                self.table[position] = self.source[self.words[position]]
-            self.filled[missing] = True
-        return self.table
+    def row(self, word: str) -> int | None:
+        """The row of an n-gram, None for one no profile holds."""
+        if not isinstance(word, str) or not 1 <= len(word) <= 3:
+            return None
+        key = _ngram_key(word)
+        row = int(np.searchsorted(self.keys, key))
+        return row if row < len(self.keys) and self.keys[row] == key else None
+
+
+class _Profiles(Mapping):
+    """langdetect's `word_lang_prob_map` read off a `_Model`'s arrays: `in` and `[]` are all its
+    `Detector` asks of it (where it runs its own pass). langdetect's own loader makes ~90k lists
+    of 55 floats (0.4 s and ~40 MB more a process)."""
+
+    def __init__(self, model: _Model):
+        self.model = model
+
+    def __contains__(self, word) -> bool:
+        return self.model.row(word) is not None
+
+    def __getitem__(self, word: str) -> list[float]:
+        row = self.model.row(word)
+        if row is None:
+            raise KeyError(word)
+        return self.model.table[row].tolist()
+
+    def __iter__(self):
+        for key in self.model.keys.tolist():
+            word = ""
+            while key:
+                key, digit = divmod(key, _BASE)
+                word = chr(digit - 1) + word
+            yield word
+
+    def __len__(self) -> int:
+        return len(self.model.keys)
+
+
+# What the cached arrays are made from: a change to any of them makes a new cache file.
+_CACHE_FORMAT = "1"
+
+
+def _cache_path() -> Path:
+    digest = hashlib.blake2b(digest_size=12)
+    for part in (_CACHE_FORMAT, metadata.version("langdetect"), unicodedata.unidata_version):
+        digest.update(part.encode() + b"\0")
+    for path in sorted(Path(detector_factory.PROFILES_DIRECTORY).iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return cache_root() / "langdetect" / f"profiles-{digest.hexdigest()}.npz"
+
+
+def _cached_model() -> _Model:
+    """The arrays of langdetect's profiles, from the cache (~10 ms), or built from langdetect's
+    own loader (~0.8 s) and cached: an unreadable cache file is built again, and one that
+    cannot be written is only logged (the arrays are used all the same)."""
+    path = _cache_path()
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return _Model(*(stored[name] for name in _Model.ARRAYS))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        log.warning("langdetect's cached profiles %s are unreadable (%s): building them again", path, error)
+    factory = DetectorFactory()
+    factory.load_profile(detector_factory.PROFILES_DIRECTORY)
+    model = _Model.of_profiles(factory.word_lang_prob_map, factory.langlist)
+    try:
+        _save(model, path)
+    except OSError as error:
+        log.info("langdetect's profiles not cached in %s (%s)", path.parent, error)
+    return model
+
+
+def _save(model: _Model, path: Path) -> None:
+    """Written aside, then renamed: another process may be reading the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=".profiles-", suffix=".partial")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            np.savez(file, **{name: getattr(model, name) for name in _Model.ARRAYS})
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
 
 
 _models: dict[int, _Model] = {}
@@ -254,10 +350,13 @@ _start_state: dict[int, tuple[np.ndarray, int]] = {}
 
 
 def model_of(detector: Detector) -> _Model:
-    """The arrays of the detector's profiles, built once a process."""
-    key = id(detector.word_lang_prob_map)
-    return _models.get(key) or _models.setdefault(key, _Model(detector.word_lang_prob_map,
-                                                             len(detector.langlist)))
+    """The arrays of the detector's profiles: those of `_detector_factory`, or built once a
+    process for a detector of another factory (langdetect's own, say)."""
+    profiles = detector.word_lang_prob_map
+    if isinstance(profiles, _Profiles):
+        return profiles.model
+    key = id(profiles)
+    return _models.get(key) or _models.setdefault(key, _Model.of_profiles(profiles, detector.langlist))
 
 
 def detect(detector: Detector) -> str:
@@ -269,7 +368,7 @@ def detect(detector: Detector) -> str:
     positions = model.ngrams(detector)
     if not len(positions):
         raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
-    table = model.profiles(positions)
+    table = model.table
     words, position = _start_state.get(detector.seed) or _start_state.setdefault(
         detector.seed, _seeded_state(detector.seed))
     start = np.full(len(detector.langlist), 1.0 / len(detector.langlist))
@@ -305,13 +404,16 @@ def detect_language(text: str | None) -> str:
         return UNKNOWN
 
 
-def _detector_factory() -> detector_factory.DetectorFactory:
-    # langdetect loads its profiles on first use into a global; two threads doing that at once
-    # see a half-loaded list and answer differently, so the loading is done once, under a lock.
+def _detector_factory() -> DetectorFactory:
+    """A langdetect factory whose detectors read the profiles off cached arrays (`_Profiles`);
+    langdetect's own global one is left as it is. Made once, under a lock: two threads loading
+    at once would each pay for it."""
+    global _factory
     with _FACTORY_LOCK:
-        if detector_factory._factory is None:
-            detector_factory.init_factory()
-            # The profiles (~90k dicts) live as long as the process: frozen with what lives now,
-            # the garbage collector's full passes skip them (107 -> 46 ms a pass in `prepare`).
-            gc.freeze()
-    return detector_factory._factory
+        if _factory is None:
+            model = _cached_model()
+            factory = DetectorFactory()
+            factory.word_lang_prob_map = _Profiles(model)
+            factory.langlist = model.langlist.tolist()
+            _factory = factory
+    return _factory
