@@ -196,3 +196,29 @@ def test_the_compiled_mtld_of_many_texts_equals_mtld_of_each(texts):
     """The card's MTLD: each text's `mtld(words(text))`, exactly (the same floats)."""
     from ultrachat_dataset.insight.stats import text_mtlds
     assert text_mtlds(pa.array(texts, pa.string())).tolist() == [mtld(words(text)) for text in texts]
+
+
+def test_a_sector_measured_once_finished_gives_what_the_end_would_and_a_late_row_counts(corpus):
+    """`finish` measures a sector while the run goes on: the same numbers as measuring it at the
+    end; a row of it that still comes is not lost (the sector is measured again)."""
+    from ultrachat_dataset.insight.stats import StatsCollector
+
+    table = load_dialogues(corpus[0])
+    sectors = table.column("sector").to_pylist()
+    by_sector = {name: table.filter(pa.array([s == name for s in sectors])).column("messages")
+                 for name in ("world", "writing", "assistance")}
+
+    def measured(finish_after: dict[str, int]) -> list:
+        collector = StatsCollector(list(by_sector), sample=50)
+        for name, messages in by_sector.items():
+            cut = finish_after.get(name, len(messages))
+            collector.add(name, messages.slice(0, cut))
+            if name in finish_after:
+                collector.finish(name)
+            if cut < len(messages):
+                collector.add(name, messages.slice(cut))
+        return collector.results()
+
+    at_the_end = measured({})
+    assert measured({"world": len(by_sector["world"]), "writing": len(by_sector["writing"])}) == at_the_end
+    assert measured({"world": 10}) == at_the_end  # finished too soon: the later rows still count

@@ -14,7 +14,7 @@ cannot be computed offline.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -200,12 +200,15 @@ class StatsCollector:
                         for name in sectors}
         self.rows = 0
         self._results: list[SectorStats] | None = None
+        self._early: dict[str, Future] = {}  # sector -> its statistics, measured once it was finished
+        self._background: ThreadPoolExecutor | None = None
 
     def add(self, sector: str, messages: pa.Array | pa.ChunkedArray, rows: np.ndarray | None = None) -> None:
         """`messages` of a sector's dialogues, in stream order; `rows`: only these of them (row
         numbers, ascending). The pipeline passes a block's prepared rows and the ones it wrote,
         so only the rows that enter a sample are ever copied."""
         self._results = None  # measured again, with these rows
+        self._early.pop(sector, None)
         part = self.sectors[sector]
         messages = one_array(messages)
         rows = np.arange(len(messages)) if rows is None else rows
@@ -226,24 +229,43 @@ class StatsCollector:
             part.lengths.offer(priority[chosen], pa.table({
                 "tokens": self._tokens(layout, spoken, picked), "spoken": spoken_per_row[picked]}))
 
+    def finish(self, sector: str) -> None:
+        """No row of `sector` comes any more: its statistics are measured now, on a thread of
+        their own while the run goes on (mostly polars and numpy: little of it holds the GIL),
+        and not at the end, where the run waits for them (a row added later measures it again)."""
+        if sector in self._early or sector not in self.sectors:
+            return
+        if self._background is None:
+            self._background = ThreadPoolExecutor(1, thread_name_prefix="statistics-early")
+        self._early[sector] = self._background.submit(self._summary, *self._input(sector))
+
     def results(self) -> list[SectorStats]:
         """The statistics of every row added (measured once: later calls give the same list)."""
         if self._results is None:
             self._results = self._measured()
         return self._results
 
+    def _input(self, name: str) -> tuple:
+        """What `_summary` measures of a sector: its counts and its two samples."""
+        part = self.sectors[name]
+        return name, part.dialogues, part.utterances, part.lengths.result(), part.texts.result()
+
     def _measured(self) -> list[SectorStats]:
-        lengths = {name: part.lengths.result() for name, part in self.sectors.items()}
-        texts = {name: part.texts.result() for name, part in self.sectors.items()}
+        inputs = {name: self._input(name) for name in self.sectors}
         parts = self.sectors.values()
-        inputs = [*((name, part.dialogues, part.utterances, lengths[name], texts[name])
-                    for name, part in self.sectors.items()),
-                  ("all", sum(p.dialogues for p in parts), sum(p.utterances for p in parts),
-                   _lowest_of(lengths.values(), self.sample * TOKEN_SAMPLE_FACTOR),
-                   _lowest_of(texts.values(), self.sample))]
+        inputs["all"] = ("all", sum(p.dialogues for p in parts), sum(p.utterances for p in parts),
+                         _lowest_of([summary[3] for summary in inputs.values()],
+                                    self.sample * TOKEN_SAMPLE_FACTOR),
+                         _lowest_of([summary[4] for summary in inputs.values()], self.sample))
         # Two at a time: topic diversity is polars and numpy (no GIL), MTLD is Python.
         with ThreadPoolExecutor(2, thread_name_prefix="statistics") as pool:
-            return list(pool.map(lambda summary: self._summary(*summary), inputs))
+            measuring = [self._early.get(name) or pool.submit(self._summary, *summary)
+                         for name, summary in inputs.items()]
+            results = [future.result() for future in measuring]
+        if self._background is not None:
+            self._background.shutdown()
+            self._background = None
+        return results
 
     def _tokens(self, layout: TurnLayout, spoken: np.ndarray, picked: np.ndarray) -> np.ndarray:
         """The tokens of the spoken turns of each picked dialogue (its row number), counted in

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +135,8 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
                            on_written=lambda sector, prepared, rows: statistics.add(
                                sector, prepared["messages"], rows))
     accounts = ReadAccounts(inputs, report)
+    # A sector is measured for the card as soon as its last file is written (`finish`).
+    files_left = Counter(item.sector or UNLABELLED for item in inputs)
     with RejectWriter(out / "rejects" / f"{config}.parquet") as rejects:
 
         def record(source: str, ran: Ran) -> None:
@@ -157,6 +159,11 @@ def _prepare_into(out: Path, inputs: list[InputFile], config: str, options: Prep
                 kept = ran.result.kept
             output.write_parts(done.parts, kept)
             report.file(source).kept += int(kept.sum())
+            if done.raw.last:
+                folder = done.raw.sector or UNLABELLED
+                files_left[folder] -= 1
+                if not files_left[folder]:
+                    statistics.finish(folder)
 
         # The bar moves as blocks are decided and written, not as they are read (reading runs
         # ahead), by the bytes on disk that were read up to each block.
