@@ -27,8 +27,12 @@ def stable_hashes(texts: pa.Array | pa.ChunkedArray | list[str], seed: int = 0) 
     if isinstance(texts, list):
         texts = pa.array(texts, pa.string())
     frame = pl.from_arrow(texts).alias("text").to_frame()
-    hashed = frame.select(pl.col("text").fill_null("").nchash.xxh3_64(seed=seed))
-    return hashed["text"].to_numpy()
+    return frame.select(stable_hash(pl.col("text"), seed))["text"].to_numpy()
+
+
+def stable_hash(texts: pl.Expr, seed: int = 0) -> pl.Expr:
+    """`stable_hashes` as a polars expression, for a query that does more."""
+    return texts.fill_null("").nchash.xxh3_64(seed=seed)
 
 
 def mix64(values: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..formats import MESSAGES_TYPE as MESSAGES
-from ..hashing import mix64, stable_hashes
+from ..hashing import mix64, stable_hash
 from ..stages.normalize import whitespace_tokens
 from ..turns import TurnLayout, one_array
 
@@ -347,22 +347,20 @@ def topic_diversity(messages: pa.Array | pa.ChunkedArray, dims: int = 1 << 18) -
     neighbours within a dialogue."""
     messages = one_array(messages)
     layout = TurnLayout.of(messages)
-    turns = pl.DataFrame({"doc": layout.owner,
-                          "word": pl.from_arrow(pc.struct_field(layout.turns, "content"))})
-    found = turns.with_columns(pl.col("word").str.to_lowercase().str.extract_all(_WORD.pattern)) \
+    contents = pl.from_arrow(pc.struct_field(layout.turns, "content"))
+    words = pl.LazyFrame({"doc": layout.owner, "word": contents}) \
+        .with_columns(pl.col("word").str.to_lowercase().str.extract_all(_WORD.pattern)) \
         .explode("word").drop_nulls("word")
-    doc, word = found["doc"], found["word"]
-    neighbours = (doc.shift(-1) == doc).fill_null(False)
-    bigrams = (word + " " + word.shift(-1)).filter(neighbours)
-    documents = pl.concat([doc, doc.filter(neighbours)]).to_numpy()
-    grams = pl.concat([word, bigrams]).to_arrow()
+    bigrams = words.with_columns(pl.col("word") + " " + pl.col("word").shift(-1)) \
+        .filter((pl.col("doc").shift(-1) == pl.col("doc")).fill_null(False))
+    # A stable hash (not Python's salted one, nor polars' unversioned one): the same statistic
+    # on every run and every install (`hashing.stable_hash`, in the same query).
+    bucket = stable_hash(pl.col("word"), seed=3) % pl.lit(dims, pl.UInt64)
+    grams = pl.concat([words, bigrams]).select(
+        pl.col("doc").cast(pl.Int64) * dims + bucket.cast(pl.Int64)).collect().to_series()
     if len(grams) == 0:
         return 0.0
-    # A stable hash (not Python's salted one, nor polars' unversioned one): the same statistic
-    # on every run and every install.
-    index = stable_hashes(grams, seed=3) % np.uint64(dims)
-    pairs, tf = np.unique(documents.astype(np.int64) * dims + index.astype(np.int64),
-                          return_counts=True)
+    pairs, tf = _counted(grams.sort().to_numpy())
     doc, term = pairs // dims, pairs % dims
     n = len(messages)  # every dialogue counts, one with no word too (far from all)
     idf = np.log((1 + n) / (1 + np.bincount(term, minlength=dims))) + 1
@@ -376,4 +374,13 @@ def topic_diversity(messages: pa.Array | pa.ChunkedArray, dims: int = 1 << 18) -
     total = np.bincount(term, unit, minlength=dims)
     # Not `total @ total`: BLAS splits a dot of 2^18 over threads that then spin idle for ~0.1 s
     # each, CPU taken from the writers finishing the run at the same moment.
-    return float(1 - (np.square(total).sum() - len(np.unique(doc))) / (n * (n - 1)))
+    return float(1 - (np.square(total).sum() - (np.count_nonzero(np.diff(doc)) + 1)) / (n * (n - 1)))
+
+
+def _counted(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(values, return_counts=True)` of values already sorted (polars sorts ~3x faster)."""
+    first = np.empty(len(ordered), bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return ordered[starts], np.diff(np.append(starts, len(ordered)))
