@@ -257,7 +257,7 @@ class StatsCollector:
                          _lowest_of([summary[3] for summary in inputs.values()],
                                     self.sample * TOKEN_SAMPLE_FACTOR),
                          _lowest_of([summary[4] for summary in inputs.values()], self.sample))
-        # Two at a time: topic diversity is polars and numpy (no GIL), MTLD is Python.
+        # Two at a time: topic diversity is polars and numpy, MTLD compiled (little of either holds the GIL).
         with ThreadPoolExecutor(2, thread_name_prefix="statistics") as pool:
             measuring = [self._early.get(name) or pool.submit(self._summary, *summary)
                          for name, summary in inputs.items()]
