@@ -119,7 +119,19 @@ def test_a_cache_folder_that_cannot_be_written_still_gives_the_profiles(fresh_ca
         model = langdetect_trials._cached_model()
     assert "not cached" in caplog.text
     assert len(model.keys) == len(langdetects_own().word_lang_prob_map)
-    assert not list(fresh_cache.parent.glob("**/*.partial"))
+
+
+def test_a_cache_file_cut_short_by_a_full_disk_leaves_nothing_behind(fresh_cache, monkeypatch, caplog):
+    def disk_full(file, **arrays):
+        file.write(b"PK\x03\x04 the first bytes")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with caplog.at_level(logging.INFO):
+        model = langdetect_trials._cached_model()
+    assert "not cached" in caplog.text and "No space left" in caplog.text
+    assert len(model.keys) == len(langdetects_own().word_lang_prob_map)
+    assert list(fresh_cache.iterdir()) == []  # neither the cache file nor the partial one
 
 
 def test_on_real_like_openings_every_answer_and_probability_is_the_same():
